@@ -193,44 +193,57 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* Puts the escaped form of c into esc; returns its length (1 to 4). */
+static size_t
+log_escape_char(unsigned char c, char esc[4])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '\\' || c == '"') {
+		esc[0] = '\\';
+		esc[1] = (char)c;
+		return 2;
+	}
+	if (c == '\n' || c == '\r' || c == '\t') {
+		esc[0] = '\\';
+		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		return 2;
+	}
+	if (c < 0x20 || c > 0x7e) {
+		esc[0] = '\\';
+		esc[1] = 'x';
+		esc[2] = hex[c >> 4];
+		esc[3] = hex[c & 0xf];
+		return 4;
+	}
+	esc[0] = (char)c;
+	return 1;
+}
+
 char *
 log_escape(char *dst, size_t dstsz, const char *src, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	char		  esc[5];
-	size_t		  i, o = 0, n;
-	unsigned char	  c;
+	char	 esc[4];
+	size_t	 i, o = 0, n, total = 0, reserve = 0;
 
 	if (dstsz == 0)
 		return dst;
+	for (i = 0; i < len; i++)
+		total += log_escape_char((unsigned char)src[i], esc);
+	/* A value that does not fit is cut at an escape's edge and ends
+	 * in "...", so a reader knows it is short. */
+	if (total + 1 > dstsz)
+		reserve = 3;
 	for (i = 0; i < len; i++) {
-		c = (unsigned char)src[i];
-		n = 0;
-		if (c == '\\' || c == '"') {
-			esc[n++] = '\\';
-			esc[n++] = (char)c;
-		} else if (c == '\n' || c == '\r' || c == '\t') {
-			esc[n++] = '\\';
-			esc[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-		} else if (c < 0x20 || c > 0x7e) {
-			esc[n++] = '\\';
-			esc[n++] = 'x';
-			esc[n++] = hex[c >> 4];
-			esc[n++] = hex[c & 0xf];
-		} else
-			esc[n++] = (char)c;
-		if (o + n + 1 > dstsz) {
-			/* Mark the cut so a reader knows the value is short. */
-			while (o > 0 && o + 4 > dstsz)
-				o--;
-			if (o + 4 <= dstsz) {
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
+		n = log_escape_char((unsigned char)src[i], esc);
+		if (o + n + reserve + 1 > dstsz)
 			break;
-		}
 		memcpy(dst + o, esc, n);
 		o += n;
+	}
+	if (reserve != 0 && o + reserve + 1 <= dstsz) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
 	}
 	dst[o] = '\0';
 	return dst;

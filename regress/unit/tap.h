@@ -12,7 +12,7 @@
 
 static int tap_n, tap_failed;
 
-__attribute__((__format__ (printf, 2, 3)))
+__attribute__((__format__ (printf, 2, 3), __unused__))
 static int
 ok(int cond, const char *fmt, ...)
 {
@@ -44,6 +44,7 @@ ok(int cond, const char *fmt, ...)
 		    g_ ? g_ : "(null)", w_ ? w_ : "(null)");		\
 } while (0)
 
+__attribute__((__unused__))
 static void
 diag(const char *msg)
 {
