@@ -1,24 +1,294 @@
 /*
- * auth.c: the auth role. Owns accounts, hashes and lockout state under
- * state_dir/auth.
+ * auth.c: the auth role.  Owns the accounts and aliases (from the config
+ * for now; its own store under state_dir/auth comes with the accounts
+ * issue) and answers the network roles' questions about them.  They never
+ * see the account list itself: only the answer for one address.
+ *
+ * Recipient resolution, for the smtp role:
+ *  - a domain that is not ours: relay, allowed only to an authenticated
+ *    submission session (DEST_REMOTE), else RCPT_RELAY_DENIED;
+ *  - ours: an account (DEST_LOCAL), or an alias expanded recursively (at
+ *    most AUTH_ALIAS_DEPTH levels, targets deduplicated), or, failing
+ *    both, the same with a "+detail" suffix removed; else RCPT_UNKNOWN.
+ * Local parts are compared without regard to ASCII case.
  */
 
 #include <sys/types.h>
+#include "compat.h"
+#include <sys/tree.h>
 
-#include <unistd.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "imsg.h"
 #include "log.h"
 #include "posternd.h"
+#include "proto.h"
+
+#define AUTH_ALIAS_DEPTH	8
+
+struct auth_entry {
+	RB_ENTRY(auth_entry)	 node;
+	char			 address[CONFIG_ADDR_MAX];	/* lower case */
+	const struct config_alias *alias;	/* NULL: an account */
+};
+RB_HEAD(auth_entries, auth_entry);
+
+struct auth_dests {
+	uint32_t	 kind[MAX_DESTS];
+	char		 addr[MAX_DESTS][CONFIG_ADDR_MAX];
+	uint32_t	 n;
+	int		 overflow;
+};
+
+static int	auth_entry_cmp(struct auth_entry *, struct auth_entry *);
+RB_GENERATE_STATIC(auth_entries, auth_entry, node, auth_entry_cmp);
+
+static const struct config	*conf;
+static struct auth_entries	 accounts = RB_INITIALIZER(&accounts);
+static struct auth_entries	 aliases = RB_INITIALIZER(&aliases);
+
+static int
+auth_entry_cmp(struct auth_entry *a, struct auth_entry *b)
+{
+	return strcmp(a->address, b->address);
+}
+
+static void
+auth_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void
+auth_tree_clear(struct auth_entries *t)
+{
+	struct auth_entry	*e, *next;
+
+	RB_FOREACH_SAFE(e, auth_entries, t, next) {
+		RB_REMOVE(auth_entries, t, e);
+		free(e);
+	}
+}
+
+static void
+auth_tree_add(struct auth_entries *t, const char *address,
+    const struct config_alias *alias)
+{
+	struct auth_entry	*e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		fatal(NULL);
+	(void)strlcpy(e->address, address, sizeof(e->address));
+	auth_lower(e->address);
+	e->alias = alias;
+	if (RB_INSERT(auth_entries, t, e) != NULL)
+		free(e);	/* the config parser refuses duplicates */
+}
+
+static struct auth_entry *
+auth_tree_find(struct auth_entries *t, const char *address)
+{
+	struct auth_entry	 key;
+
+	(void)strlcpy(key.address, address, sizeof(key.address));
+	return RB_FIND(auth_entries, t, &key);
+}
 
 static void
 auth_configure(const struct config *new, const struct config *old)
 {
-	log_debug("%s configured", __func__);
+	struct config_account	*a;
+	struct config_alias	*al;
+
+	auth_tree_clear(&accounts);
+	auth_tree_clear(&aliases);
+	conf = new;
+	TAILQ_FOREACH(a, &conf->accounts, entry)
+		auth_tree_add(&accounts, a->address, NULL);
+	TAILQ_FOREACH(al, &conf->aliases, entry)
+		auth_tree_add(&aliases, al->address, al);
+}
+
+static int
+auth_domain_is_ours(const char *domain)
+{
+	struct config_domain	*d;
+
+	TAILQ_FOREACH(d, &conf->domains, entry)
+		if (strcasecmp(d->name, domain) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+auth_dest_add(struct auth_dests *out, uint32_t kind, const char *addr)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < out->n; i++)
+		if (out->kind[i] == kind && strcmp(out->addr[i], addr) == 0)
+			return;
+	if (out->n == MAX_DESTS) {
+		out->overflow = 1;
+		return;
+	}
+	out->kind[out->n] = kind;
+	(void)strlcpy(out->addr[out->n], addr, sizeof(out->addr[0]));
+	out->n++;
+}
+
+/* Splits "local@domain" (lower-cased) at its last '@'. */
+static int
+auth_split(const char *address, char *local, size_t lsz, char *domain,
+    size_t dsz)
+{
+	const char	*at = strrchr(address, '@');
+
+	if (at == NULL || at == address || at[1] == '\0' ||
+	    (size_t)(at - address) >= lsz ||
+	    strlcpy(domain, at + 1, dsz) >= dsz)
+		return -1;
+	memcpy(local, address, at - address);
+	local[at - address] = '\0';
+	auth_lower(local);
+	auth_lower(domain);
+	return 0;
+}
+
+static int	auth_resolve(const char *, int, struct auth_dests *);
+
+/* Looks address up as an account, then as an alias. 1 found, 0 not. */
+static int
+auth_lookup(const char *address, int depth, struct auth_dests *out)
+{
+	struct auth_entry	*e;
+	size_t			 i;
+
+	if (auth_tree_find(&accounts, address) != NULL) {
+		auth_dest_add(out, DEST_LOCAL, address);
+		return 1;
+	}
+	if ((e = auth_tree_find(&aliases, address)) == NULL)
+		return 0;
+	if (depth >= AUTH_ALIAS_DEPTH) {
+		log_warnx("alias %s: nested too deep (a loop?)", address);
+		out->overflow = 1;
+		return 1;
+	}
+	for (i = 0; i < e->alias->ntargets; i++)
+		if (auth_resolve(e->alias->targets[i], depth + 1, out) != RCPT_OK)
+			log_warnx("alias %s: target %s does not resolve",
+			    address, e->alias->targets[i]);
+	return 1;
+}
+
+static int
+auth_resolve(const char *address, int depth, struct auth_dests *out)
+{
+	char	 local[CONFIG_ADDR_MAX], domain[CONFIG_ADDR_MAX];
+	char	 full[CONFIG_ADDR_MAX * 2 + 2], *plus;
+	int	 found;
+
+	if (auth_split(address, local, sizeof(local), domain,
+	    sizeof(domain)) == -1)
+		return RCPT_UNKNOWN;
+	if (!auth_domain_is_ours(domain)) {
+		if (depth == 0)
+			return RCPT_RELAY_DENIED;
+		auth_dest_add(out, DEST_REMOTE, address);
+		return RCPT_OK;
+	}
+	(void)snprintf(full, sizeof(full), "%s@%s", local, domain);
+	found = auth_lookup(full, depth, out);
+	if (!found && (plus = strchr(local, '+')) != NULL && plus != local) {
+		*plus = '\0';
+		(void)snprintf(full, sizeof(full), "%s@%s", local, domain);
+		found = auth_lookup(full, depth, out);
+	}
+	if (!found)
+		return RCPT_UNKNOWN;
+	if (out->overflow)
+		return RCPT_TEMPFAIL;
+	return RCPT_OK;
+}
+
+/* "postmaster" without a domain (RFC 5321 4.5.1) is our first domain's. */
+static void
+auth_postmaster(char *address, size_t sz)
+{
+	const struct config_domain	*d;
+
+	if (strchr(address, '@') != NULL ||
+	    (d = TAILQ_FIRST(&conf->domains)) == NULL)
+		return;
+	(void)strlcat(address, "@", sz);
+	(void)strlcat(address, d->name, sz);
+}
+
+static void
+auth_rcpt(struct imsgev *iev, struct imsg *imsg)
+{
+	struct imsg_reader	 r;
+	struct auth_dests	*out;
+	struct ibuf		 ib;
+	char			 address[CONFIG_ADDR_MAX];
+	uint64_t		 reqid;
+	uint32_t		 flags, i;
+	int			 result;
+
+	imsg_reader_init(&r, imsg, "IMSG_AUTH_RCPT");
+	reqid = imsg_read_u64(&r);
+	flags = imsg_read_u32(&r);
+	imsg_read_str(&r, address, sizeof(address));
+	imsg_reader_end(&r);
+	if ((out = calloc(1, sizeof(*out))) == NULL)
+		fatal(NULL);
+	auth_postmaster(address, sizeof(address));
+	result = auth_resolve(address, 0, out);
+	if (result == RCPT_OK && out->n == 0)
+		result = RCPT_UNKNOWN;	/* an alias to nothing that exists */
+	if (result == RCPT_RELAY_DENIED && (flags & RCPT_FLAG_AUTHENTICATED)) {
+		auth_dest_add(out, DEST_REMOTE, address);
+		result = RCPT_OK;
+	}
+	if (result != RCPT_OK)
+		out->n = 0;
+	ibuf_init(&ib);
+	ibuf_add_u64(&ib, reqid);
+	ibuf_add_u32(&ib, (uint32_t)result);
+	ibuf_add_u32(&ib, out->n);
+	for (i = 0; i < out->n; i++) {
+		ibuf_add_u32(&ib, out->kind[i]);
+		ibuf_add_str(&ib, out->addr[i]);
+	}
+	if (ib.error)
+		fatalx("%s: answer too large", __func__);
+	imsgev_xcompose(iev, IMSG_AUTH_RCPT_RESULT, 0, 0, -1, ib.data, ib.len);
+	ibuf_free(&ib);
+	free(out);
+}
+
+static void
+auth_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_RCPT:
+		if (peer != PROC_SMTP)
+			break;
+		auth_rcpt(iev, imsg);
+		return;
+	}
+	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
+	    proc_name(peer));
 }
 
 static const struct child_ops auth_ops = {
 	.role = PROC_AUTH,
 	.configure = auth_configure,
+	.peer = auth_peer,
 };
 
 void

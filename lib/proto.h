@@ -24,6 +24,8 @@ enum imsg_type {
 	IMSG_EVENT,		/* child -> parent: encoded event */
 	IMSG_LOG_LEVEL,		/* parent -> child: new level */
 	IMSG_SHUTDOWN,		/* parent -> child: stop cleanly */
+	IMSG_TLS_CERT,		/* parent -> smtp, imap: fd of tls.cert */
+	IMSG_TLS_KEY,		/* parent -> smtp, imap: fd of tls.key */
 
 	/* posternctl <-> parent, over the control socket */
 	IMSG_CTL_REQUEST,	/* flags + argv strings */
@@ -31,8 +33,77 @@ enum imsg_type {
 	IMSG_CTL_ERROR,		/* a message for stderr */
 	IMSG_CTL_END,		/* exit status */
 
+	/*
+	 * smtp <-> auth: recipient resolution.
+	 * RCPT: u64 reqid, u32 flags (RCPT_FLAG_*), str address
+	 * RCPT_RESULT: u64 reqid, u32 result (RCPT_*), u32 n, then n times
+	 *	u32 kind (DEST_LOCAL, DEST_REMOTE), str address
+	 *	(for DEST_LOCAL the mailbox, "local@domain" without +detail)
+	 */
+	IMSG_AUTH_RCPT,
+	IMSG_AUTH_RCPT_RESULT,
+
+	/*
+	 * smtp <-> queue: a message's way into the spool.
+	 * CREATE: u64 reqid
+	 * CREATE_RESULT: u64 reqid, u32 ok, str msgid; fd (writable) if ok
+	 * RCPT: u64 reqid, str msgid, u32 kind, str dest, str rcpt, once
+	 *	per destination before COMMIT (dest: mailbox or remote
+	 *	address; rcpt: as the client gave it)
+	 * COMMIT: u64 reqid, str msgid, str sender, str client, str helo,
+	 *	u64 size, u32 n (how many RCPT frames came before)
+	 * COMMIT_RESULT: u64 reqid, u32 ok
+	 * ABORT: str msgid (smtp gave up on it; no answer)
+	 */
+	IMSG_QUEUE_CREATE,
+	IMSG_QUEUE_CREATE_RESULT,
+	IMSG_QUEUE_RCPT,
+	IMSG_QUEUE_COMMIT,
+	IMSG_QUEUE_COMMIT_RESULT,
+	IMSG_QUEUE_ABORT,
+
+	/*
+	 * queue <-> mda: local delivery.
+	 * DELIVER: u64 evpid, str sender, str mailbox, str rcpt; fd
+	 *	(read-only) of the message
+	 * RESULT: u64 evpid, u32 status (DELIVERY_*), str reason
+	 */
+	IMSG_MDA_DELIVER,
+	IMSG_MDA_RESULT,
+
+	/* parent <-> queue: posternctl queue commands, relayed.
+	 * REQUEST: u32 ctlid, then the ctl_request payload
+	 * OUTPUT/ERROR: u32 ctlid, str text;  END: u32 ctlid, u32 status */
+	IMSG_QUEUE_CTL,
+	IMSG_QUEUE_CTL_OUTPUT,
+	IMSG_QUEUE_CTL_ERROR,
+	IMSG_QUEUE_CTL_END,
+
 	IMSG_TYPE_MAX
 };
+
+#define RCPT_FLAG_AUTHENTICATED	0x1	/* submission after AUTH */
+
+enum rcpt_result {
+	RCPT_OK = 1,		/* one or more destinations follow */
+	RCPT_UNKNOWN,		/* ours, but no such user: 550 5.1.1 */
+	RCPT_RELAY_DENIED,	/* not ours and not allowed: 554 5.7.1 */
+	RCPT_TEMPFAIL,		/* try later: 451 4.3.0 */
+};
+
+enum dest_kind {
+	DEST_LOCAL = 1,
+	DEST_REMOTE,
+};
+
+enum delivery_status {
+	DELIVERY_OK = 1,
+	DELIVERY_TEMPFAIL,
+	DELIVERY_PERMFAIL,
+};
+
+#define QUEUE_MSGID_MAX	32	/* 16 hex digits and then some */
+#define MAX_DESTS	200	/* destinations of one recipient */
 
 const char	*imsg_type_name(unsigned int);
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "posternd.h"
 #include "proto.h"
+#include "tlsconf.h"
 
 static const struct child_ops	*ops;
 static struct event_base	*base;
@@ -163,6 +164,35 @@ child_listener(struct imsg *imsg)
 	ops->listener(fd, l);
 }
 
+/* The certificate comes first, then the key; the key is wiped after. */
+static void
+child_tls_file(struct imsg *imsg)
+{
+	static char	*cert;
+	static size_t	 certlen;
+	char		*key;
+	size_t		 keylen;
+	int		 fd;
+
+	if ((fd = imsg_get_fd(imsg)) == -1)
+		fatalx("%s without fd", imsg_type_name(imsg->hdr.type));
+	if (imsg->hdr.type == IMSG_TLS_CERT) {
+		free(cert);
+		if ((cert = tlsconf_read_fd(fd, &certlen)) == NULL)
+			fatalx("cannot read the tls certificate");
+		return;
+	}
+	if (cert == NULL)
+		fatalx("tls key before certificate");
+	if ((key = tlsconf_read_fd(fd, &keylen)) == NULL)
+		fatalx("cannot read the tls key");
+	if (ops->tls != NULL)
+		ops->tls(cert, certlen, key, keylen);
+	freezero(key, keylen + 1);
+	free(cert);
+	cert = NULL;
+}
+
 static void
 child_shutdown(void)
 {
@@ -182,6 +212,10 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_LISTENER:
 		child_listener(imsg);
+		break;
+	case IMSG_TLS_CERT:
+	case IMSG_TLS_KEY:
+		child_tls_file(imsg);
 		break;
 	case IMSG_START:
 		if (ops->start != NULL)

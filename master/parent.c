@@ -95,8 +95,30 @@ parent_load_config(int *memfd, char *err, size_t errsz)
 	return c;
 }
 
+/* The network roles cannot open files in their chroot: pass them. */
 static void
-parent_send_config(int memfd)
+parent_send_tls(struct child *c, const struct config *cf)
+{
+	int	 cfd, kfd;
+
+	if (cf->tls.cert[0] == '\0')
+		return;
+	if ((cfd = open(cf->tls.cert, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (kfd = open(cf->tls.key, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (started_serving) {
+			log_warn("tls files not passed on");
+			if (cfd != -1)
+				close(cfd);
+			return;
+		}
+		fatal("tls files");
+	}
+	imsgev_xcompose(&c->iev, IMSG_TLS_CERT, 0, 0, cfd, NULL, 0);
+	imsgev_xcompose(&c->iev, IMSG_TLS_KEY, 0, 0, kfd, NULL, 0);
+}
+
+static void
+parent_send_config(int memfd, const struct config *cf)
 {
 	int	 i, fd;
 
@@ -107,6 +129,8 @@ parent_send_config(int memfd)
 			fatal("dup");
 		imsgev_xcompose(&children[i].iev, IMSG_CONFIG, 0, 0, fd, NULL,
 		    0);
+		if (children[i].hello && (i == PROC_SMTP || i == PROC_IMAP))
+			parent_send_tls(&children[i], cf);
 	}
 }
 
@@ -202,6 +226,8 @@ parent_child_hello(struct child *c, struct imsg *imsg)
 	if (h.role != c->role || c->hello)
 		fatalx("%s sent a bad hello", proc_name(c->role));
 	c->hello = 1;
+	if (c->role == PROC_SMTP || c->role == PROC_IMAP)
+		parent_send_tls(c, conf);
 	c->uid = h.uid;
 	c->gid = h.gid;
 	log_debug("%s (pid %ld) running as uid %u gid %u", proc_name(c->role),
@@ -305,7 +331,7 @@ parent_spawn_children(int memfd)
 		    &children[a]);
 		children[a].chan_up = 1;
 	}
-	parent_send_config(memfd);
+	parent_send_config(memfd, conf);
 }
 
 static const char *
@@ -438,7 +464,7 @@ parent_reload(char *err, size_t errsz)
 	log_set_level(newconf->log.level);
 	if (log_event_file(newconf->log.json) == -1)
 		log_warn("reload: %s", newconf->log.json);
-	parent_send_config(memfd);
+	parent_send_config(memfd, newconf);
 	close(memfd);
 	control_set_config(newconf);
 	config_free(conf);
@@ -458,7 +484,7 @@ parent_signal(int sig, short event, void *arg)
 		parent_shutdown(0);
 		break;
 	case SIGHUP:
-		if (!shutting_down)
+		if (!shutting_down && started_serving)
 			(void)parent_reload(err, sizeof(err));
 		break;
 	case SIGCHLD:

@@ -67,6 +67,9 @@ struct child_ops {
 			    const struct config *old);
 	/* a listening socket for the listener at index idx of the config */
 	void		(*listener)(int fd, const struct config_listener *);
+	/* the tls: keypair (initial and at every reload) */
+	void		(*tls)(const char *cert, size_t certlen,
+			    const char *key, size_t keylen);
 	/* the parent said start: every process is up */
 	void		(*start)(void);
 	/* a frame from a peer role */

@@ -1,0 +1,152 @@
+/*
+ * smtp.h: the smtp role's session engine, shared by smtp.c (listeners,
+ * peers) and smtp_session.c / smtp_data.c (the protocol).
+ */
+
+#ifndef POSTERN_SMTP_H
+#define POSTERN_SMTP_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include "compat.h"
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+
+#include <stdint.h>
+
+#include "addr.h"
+#include "config.h"
+#include "netio.h"
+#include "proto.h"
+
+#define SMTP_LINE_MAX		1000	/* RFC 5321 4.5.3.1.4/6, CRLF in */
+#define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
+#define SMTP_MAX_RECEIVED	100	/* Received: headers: a mail loop */
+#define SMTP_CMD_TIMEOUT	300	/* RFC 5321 4.5.3.2: 5 minutes */
+#define SMTP_DATA_TIMEOUT	180	/* per data block: 3 minutes */
+#define SMTP_WBUF_SIZE		(64 * 1024)
+
+enum smtp_state {
+	SMTP_S_CONNECTED,	/* greeting sent, waiting for EHLO/HELO */
+	SMTP_S_HELO,		/* EHLO done, no transaction */
+	SMTP_S_MAIL,		/* MAIL FROM accepted */
+	SMTP_S_RCPT,		/* at least one RCPT accepted */
+	SMTP_S_DATA,		/* reading DATA lines */
+	SMTP_S_BDAT,		/* reading a BDAT chunk */
+	SMTP_S_BDAT_WAIT,	/* between BDAT chunks */
+	SMTP_S_QUIT,		/* closing after the last reply */
+};
+
+/* Why the message being received will be refused at its end. */
+enum smtp_msg_error {
+	SMTP_MSG_OK = 0,
+	SMTP_MSG_TOO_BIG,
+	SMTP_MSG_LONG_LINE,
+	SMTP_MSG_BARE_NL,
+	SMTP_MSG_LOOP,
+	SMTP_MSG_IOERR,
+};
+
+struct smtp_rcpt {
+	TAILQ_ENTRY(smtp_rcpt)	 entry;
+	char			 rcpt[CONFIG_ADDR_MAX];	/* as given */
+	uint32_t		 kind;			/* DEST_* */
+	char			 dest[CONFIG_ADDR_MAX];
+};
+TAILQ_HEAD(smtp_rcpts, smtp_rcpt);
+
+/* One listener as the smtp role knows it. */
+struct smtp_listener {
+	TAILQ_ENTRY(smtp_listener) entry;
+	struct event		*ev;
+	int			 fd;
+	char			 name[CONFIG_NAME_MAX];
+	enum config_service	 service;
+	enum config_tls		 tls;
+};
+
+struct smtp_session {
+	RB_ENTRY(smtp_session)	 node;
+	uint64_t		 id;
+	struct netio		*io;
+	struct smtp_listener	*listener;
+	char			 ip[INET6_ADDRSTRLEN];
+	uint16_t		 port;
+	enum smtp_state		 state;
+	int			 esmtp;
+	int			 tls;		/* TLS is up */
+	int			 waiting;	/* for auth or queue */
+	int			 errors;
+	char			 helo[256];
+	time_t			 started;
+
+	/* the transaction */
+	char			 sender[CONFIG_ADDR_MAX];
+	int			 smtputf8;
+	size_t			 declared_size;
+	struct smtp_rcpts	 rcpts;
+	int			 nrcpt;
+	char			 pending_rcpt[CONFIG_ADDR_MAX];
+
+	/* the message being written into the queue */
+	char			 msgid[QUEUE_MSGID_MAX];
+	int			 msgfd;
+	unsigned char		*wbuf;
+	size_t			 wlen;
+	size_t			 msgsize;
+	enum smtp_msg_error	 msgerr;
+	int			 at_line_start;
+	int			 last_cr;
+	int			 in_headers;
+	int			 nreceived;
+	char			 hdrbuf[16];	/* a BDAT line's start */
+	size_t			 hdrlen;
+	uint64_t		 bdat_left;
+	int			 bdat_last;	/* -1: DATA, 0/1: BDAT */
+	int			 bdat_skip;	/* refused chunk: drop it */
+	enum smtp_state		 bdat_skip_state;
+	int			 nmessages;
+};
+
+RB_HEAD(smtp_sessions, smtp_session);
+int	smtp_session_cmp(struct smtp_session *, struct smtp_session *);
+RB_PROTOTYPE(smtp_sessions, smtp_session, node, smtp_session_cmp);
+
+/* smtp.c */
+struct smtp_sessions *smtp_sessions_tree(void);
+const struct config *smtp_conf(void);
+struct tls	*smtp_tls_ctx(void);
+void		 smtp_session_gone(struct smtp_session *);
+struct smtp_session *smtp_session_find(uint64_t);
+void		 smtp_send_auth(uint32_t, const void *, size_t);
+void		 smtp_send_queue(uint32_t, int, const void *, size_t);
+
+/* smtp_session.c */
+void		 smtp_session_new(struct smtp_listener *, int fd,
+		    const struct sockaddr_storage *);
+void		 smtp_session_refuse(int fd, const char *reply);
+void		 smtp_session_rcpt_result(struct smtp_session *, struct imsg *,
+		    struct imsg_reader *);
+void		 smtp_session_create_result(struct smtp_session *,
+		    struct imsg *, struct imsg_reader *);
+void		 smtp_session_commit_result(struct smtp_session *,
+		    struct imsg_reader *);
+void		 smtp_session_shutdown(struct smtp_session *);
+void		 smtp_reply(struct smtp_session *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+void		 smtp_process(struct smtp_session *);
+void		 smtp_transaction_reset(struct smtp_session *);
+void		 smtp_close(struct smtp_session *, const char *reason);
+void		 smtp_reject_event(struct smtp_session *, const char *reason,
+		    const char *arg);
+
+/* smtp_data.c */
+void		 smtp_data_begin(struct smtp_session *);
+int		 smtp_data_lines(struct smtp_session *);
+int		 smtp_bdat_bytes(struct smtp_session *);
+void		 smtp_data_end(struct smtp_session *);
+void		 smtp_message_reset(struct smtp_session *);
+
+#endif /* POSTERN_SMTP_H */
