@@ -26,6 +26,7 @@
 #define CONFIG_ADDR_MAX		256	/* RFC 5321 path limit */
 #define CONFIG_MAX_LISTENERS	32
 #define CONFIG_MAX_RETRY	16
+#define CONFIG_DURATION_MAX	(100LL * 365 * 24 * 60 * 60)	/* seconds */
 
 enum config_service {
 	SERVICE_SMTP,
@@ -96,7 +97,7 @@ enum config_ctl_role {
 };
 
 struct config {
-	char			 path[1024];
+	char			 path[1024];	/* absolute; see config_parse */
 	char			 hostname[256];
 	char			 state_dir[1024];
 	char			 run_dir[1024];
@@ -166,15 +167,26 @@ struct config {
  * messages and to resolve relative paths).  check_files: also require the
  * files the config names (tls.cert, tls.key) to exist and be readable;
  * children pass 0 since they parse after the parent has checked.
+ * conf->path is path made absolute with its directory's realpath(3):
+ * hand conf->path (not the user's path) to a child, so that it resolves
+ * relative paths the same way even where realpath(3) cannot work.
  */
 struct config	*config_parse(const char *path, const char *buf, size_t len,
 		    int check_files, char *err, size_t errsz);
-/* Reads path (at most CONFIG_MAX_SIZE bytes) into a malloc'd buffer. */
+/*
+ * Reads path (a regular file of at most CONFIG_MAX_SIZE bytes) into a
+ * malloc'd, NUL-terminated buffer; NULL and err ("path: why") on error.
+ */
 char		*config_read_file(const char *path, size_t *lenp,
 		    char *err, size_t errsz);
 void		 config_free(struct config *);
 
-/* Strict parsers shared with other modules; 0 on success, -1 on error. */
+/*
+ * Strict parsers shared with other modules; 0 on success, -1 on error.
+ * A duration is digits and one unit (s, m, h, d, w), at most
+ * CONFIG_DURATION_MAX seconds; a size is digits with an optional K, M or
+ * G suffix (1024-based).
+ */
 int		 config_parse_duration(const char *, time_t *);
 int		 config_parse_size(const char *, size_t *);
 
