@@ -40,6 +40,9 @@ struct ctl_conn {
 	char			 user[64];
 	enum config_ctl_role	 role;
 	int			 done;		/* a request was answered */
+	uint32_t		 id;		/* for answers relayed */
+	int			 relayed;	/* the queue is answering */
+	int			 status_json;	/* close the status object */
 };
 TAILQ_HEAD(, ctl_conn)		 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 
@@ -48,11 +51,16 @@ static struct event		*ctl_ev;
 static struct event_base	*ctl_base;
 static int			 ctl_fd = -1;
 static int			 ctl_nconns;
+static uint32_t			 ctl_next_id;
 static char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static void	control_status(struct ctl_conn *, struct ctl_request *);
 static void	control_reload(struct ctl_conn *, struct ctl_request *);
 static void	control_log_level(struct ctl_conn *, struct ctl_request *);
+static void	control_queue(struct ctl_conn *, struct ctl_request *);
+static void	control_relay(struct ctl_conn *, uint32_t, const char *);
+static void	control_relay_argv(struct ctl_conn *, uint32_t, int,
+		    char * const *);
 
 static const struct ctl_command {
 	const char		*name;
@@ -63,6 +71,13 @@ static const struct ctl_command {
 	{ "status",	NULL,		CTL_ROLE_AUDITOR,	control_status },
 	{ "reload",	NULL,		CTL_ROLE_OPERATOR,	control_reload },
 	{ "log",	"level",	CTL_ROLE_OPERATOR,	control_log_level },
+	{ "queue",	"list",		CTL_ROLE_AUDITOR,	control_queue },
+	{ "queue",	"show",		CTL_ROLE_AUDITOR,	control_queue },
+	{ "queue",	"stats",	CTL_ROLE_AUDITOR,	control_queue },
+	{ "queue",	"flush",	CTL_ROLE_OPERATOR,	control_queue },
+	{ "queue",	"remove",	CTL_ROLE_OPERATOR,	control_queue },
+	{ "queue",	"pause",	CTL_ROLE_OPERATOR,	control_queue },
+	{ "queue",	"resume",	CTL_ROLE_OPERATOR,	control_queue },
 };
 
 int
@@ -336,6 +351,7 @@ control_accept(int fd, short event, void *arg)
 	if ((pw = getpwuid(cred.uid)) != NULL)
 		(void)strlcpy(c->user, pw->pw_name, sizeof(c->user));
 	c->role = control_role_of(c->user, c->gid);
+	c->id = ++ctl_next_id;
 	imsgev_init(&c->iev, ctl_base, s, "control", control_dispatch,
 	    control_closed, c);
 	TAILQ_INSERT_TAIL(&ctl_conns, c, entry);
@@ -446,7 +462,8 @@ control_status_json(struct ctl_conn *c, struct child_status *st, int n)
 		    i++ > 0 ? "," : "", l->name,
 		    config_service_name(l->service), l->address, l->port,
 		    config_tls_name(l->tls));
-	control_printf(c, "]}\n");
+	control_printf(c, "],\"queue\":");
+	c->status_json = 1;
 }
 
 static void
@@ -465,7 +482,8 @@ control_status(struct ctl_conn *c, struct ctl_request *req)
 		control_status_json(c, st, n);
 	else
 		control_status_text(c, st, n);
-	control_end(c, 0);
+	/* The queue adds its counts, and its END ends the answer. */
+	control_relay(c, req->flags, "stats");
 }
 
 static void
@@ -508,4 +526,79 @@ control_log_level(struct ctl_conn *c, struct ctl_request *req)
 	parent_set_log_level(levels[i]);
 	control_printf(c, "log level is %s\n", names[i]);
 	control_end(c, 0);
+}
+
+/* Hands a queue command to the queue process, which answers it. */
+static void
+control_relay(struct ctl_conn *c, uint32_t flags, const char *sub)
+{
+	char	*argv[] = { "queue", (char *)sub };
+
+	control_relay_argv(c, flags, 2, argv);
+}
+
+static void
+control_relay_argv(struct ctl_conn *c, uint32_t flags, int argc,
+    char * const *argv)
+{
+	struct ibuf	 ib;
+
+	ibuf_init(&ib);
+	ibuf_add_u32(&ib, c->id);
+	if (ctl_request_encode(&ib, flags, argc, argv) == -1) {
+		ibuf_free(&ib);
+		control_error(c, "request too long");
+		control_end(c, 1);
+		return;
+	}
+	parent_send_queue(IMSG_QUEUE_CTL, ib.data, ib.len);
+	ibuf_free(&ib);
+	c->relayed = 1;
+}
+
+static void
+control_queue(struct ctl_conn *c, struct ctl_request *req)
+{
+	control_relay_argv(c, req->flags, req->argc, req->argv);
+}
+
+/*
+ * An answer from the queue for a relayed command.  The connection may
+ * have gone meanwhile; then the answer is dropped.
+ */
+void
+control_queue_answer(struct imsg *imsg)
+{
+	struct imsg_reader	 r;
+	struct ctl_conn		*c;
+	char			*text = NULL;
+	uint32_t		 id, status = 0;
+
+	imsg_reader_init(&r, imsg, imsg_type_name(imsg->hdr.type));
+	id = imsg_read_u32(&r);
+	if (imsg->hdr.type == IMSG_QUEUE_CTL_END)
+		status = imsg_read_u32(&r);
+	else
+		text = imsg_read_strdup(&r, IMSG_MAX_SIZE);
+	imsg_reader_end(&r);
+	TAILQ_FOREACH(c, &ctl_conns, entry)
+		if (c->id == id && c->relayed)
+			break;
+	if (c != NULL) {
+		switch (imsg->hdr.type) {
+		case IMSG_QUEUE_CTL_OUTPUT:
+			control_printf(c, "%s", text);
+			break;
+		case IMSG_QUEUE_CTL_ERROR:
+			control_error(c, "%s", text);
+			break;
+		default:
+			if (c->status_json)
+				control_printf(c, "}\n");
+			c->relayed = 0;
+			control_end(c, status);
+			break;
+		}
+	}
+	free(text);
 }

@@ -253,6 +253,14 @@ parent_dispatch_child(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_CONFIG_DONE:
 		log_debug("%s applied the new config", proc_name(c->role));
 		break;
+	case IMSG_QUEUE_CTL_OUTPUT:
+	case IMSG_QUEUE_CTL_ERROR:
+	case IMSG_QUEUE_CTL_END:
+		if (c->role != PROC_QUEUE)
+			fatalx("%s sent %s", proc_name(c->role),
+			    imsg_type_name(imsg->hdr.type));
+		control_queue_answer(imsg);
+		break;
 	default:
 		fatalx("%s sent unexpected %s", proc_name(c->role),
 		    imsg_type_name(imsg->hdr.type));
@@ -581,6 +589,14 @@ parent_children(struct child_status *st, int max)
 		n++;
 	}
 	return n;
+}
+
+void
+parent_send_queue(uint32_t type, const void *data, size_t len)
+{
+	if (!children[PROC_QUEUE].chan_up)
+		fatalx("%s: no queue", __func__);
+	imsgev_xcompose(&children[PROC_QUEUE].iev, type, 0, 0, -1, data, len);
 }
 
 void
