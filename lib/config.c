@@ -1589,6 +1589,8 @@ parse_limits(struct pctx *p, const struct ynode *n, const char *where)
 	static const struct keydef defs[] = {
 		{ "message_size", 0 }, { "recipients", 0 },
 		{ "sessions_per_ip", 0 }, { "sessions", 0 },
+		{ "greeting_delay", 0 }, { "command_timeout", 0 },
+		{ "data_timeout", 0 },
 	};
 	struct config	*conf = p->conf;
 	struct mapvals	 mv;
@@ -1606,6 +1608,15 @@ parse_limits(struct pctx *p, const struct ynode *n, const char *where)
 		return -1;
 	if (mv.node[3] != NULL && get_int_field(p, mv.node[3], mv.where[3],
 	    1, 100000, &conf->limits.sessions) == -1)
+		return -1;
+	if (mv.node[4] != NULL && get_duration(p, mv.node[4], mv.where[4],
+	    0, 60, &conf->limits.greeting_delay) == -1)
+		return -1;
+	if (mv.node[5] != NULL && get_duration(p, mv.node[5], mv.where[5],
+	    1, 3600, &conf->limits.command_timeout) == -1)
+		return -1;
+	if (mv.node[6] != NULL && get_duration(p, mv.node[6], mv.where[6],
+	    1, 3600, &conf->limits.data_timeout) == -1)
 		return -1;
 	return 0;
 }
@@ -1921,6 +1932,9 @@ config_new(void)
 	conf->limits.message_size = 35 * 1024 * 1024;
 	conf->limits.recipients = 100;
 	conf->limits.sessions_per_ip = 20;
+	conf->limits.greeting_delay = 0;
+	conf->limits.command_timeout = 300;
+	conf->limits.data_timeout = 180;
 	conf->limits.sessions = 1000;
 	for (i = 0; i < nitems(default_retry); i++)
 		conf->queue.retry[i] = default_retry[i];

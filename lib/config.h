@@ -147,6 +147,9 @@ struct config {
 		int		 recipients;
 		int		 sessions_per_ip;
 		int		 sessions;
+		time_t		 greeting_delay;	/* MX early talkers */
+		time_t		 command_timeout;
+		time_t		 data_timeout;
 	} limits;
 
 	struct {

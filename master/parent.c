@@ -320,7 +320,7 @@ parent_spawn_children(int memfd)
 			argv[1] = "-R";
 			argv[2] = (char *)proc_name(a);
 			argv[3] = "-f";
-			argv[4] = (char *)conffile;
+			argv[4] = conf->path;	/* absolute */
 			argv[5] = NULL;
 			execv(self_exe, argv);
 			fatal("exec %s", self_exe);
@@ -540,6 +540,9 @@ parent_main(const char *file, int foreground, int verbose)
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
+	/* daemon() moves to /: keep the absolute path for reloads. */
+	if ((conffile = strdup(conf->path)) == NULL)
+		fatal(NULL);
 	log_init(foreground, verbose ? LOG_DEBUG : conf->log.level,
 	    conf->log.facility);
 	if (geteuid() != 0)

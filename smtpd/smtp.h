@@ -24,8 +24,6 @@
 #define SMTP_LINE_MAX		1000	/* RFC 5321 4.5.3.1.4/6, CRLF in */
 #define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
 #define SMTP_MAX_RECEIVED	100	/* Received: headers: a mail loop */
-#define SMTP_CMD_TIMEOUT	300	/* RFC 5321 4.5.3.2: 5 minutes */
-#define SMTP_DATA_TIMEOUT	180	/* per data block: 3 minutes */
 #define SMTP_WBUF_SIZE		(64 * 1024)
 
 enum smtp_state {
@@ -79,6 +77,8 @@ struct smtp_session {
 	int			 tls;		/* TLS is up */
 	int			 waiting;	/* for auth or queue */
 	int			 errors;
+	int			 greeting_pending;
+	struct event		*greeting_ev;
 	char			 helo[256];
 	time_t			 started;
 

@@ -303,7 +303,7 @@ smtp_bdat_bytes(struct smtp_session *s)
 	}
 	smtp_reply(s, "250 2.0.0 Chunk accepted");
 	s->state = SMTP_S_BDAT_WAIT;
-	netio_set_timeout(s->io, SMTP_CMD_TIMEOUT);
+	netio_set_timeout(s->io, smtp_conf()->limits.command_timeout);
 	return 1;
 }
 
@@ -374,7 +374,7 @@ smtp_data_end(struct smtp_session *s)
 		smtp_reject_event(s, "message refused",
 		    smtp_msg_error_reply(s->msgerr));
 		smtp_transaction_reset(s);
-		netio_set_timeout(s->io, SMTP_CMD_TIMEOUT);
+		netio_set_timeout(s->io, smtp_conf()->limits.command_timeout);
 		return;
 	}
 	smtp_commit(s);

@@ -113,6 +113,8 @@ smtp_session_free(struct smtp_session *s)
 {
 	smtp_transaction_reset(s);
 	free(s->wbuf);
+	if (s->greeting_ev != NULL)
+		event_free(s->greeting_ev);
 	netio_free(s->io);
 	smtp_session_gone(s);
 	free(s);
@@ -176,6 +178,29 @@ smtp_greet(struct smtp_session *s)
 	smtp_reply(s, "220 %s ESMTP postern", smtp_conf()->hostname);
 }
 
+static void
+smtp_greeting_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	s->greeting_pending = 0;
+	smtp_greet(s);
+	smtp_process(s);
+}
+
+/* An MX client that talks before the greeting is no real MTA. */
+static void
+smtp_early_talker(struct smtp_session *s)
+{
+	smtp_reply(s, "554 5.5.0 %s Protocol error: talking before the "
+	    "greeting", smtp_conf()->hostname);
+	smtp_reject_event(s, "early talker", NULL);
+	netio_discard_input(s->io);
+	s->greeting_pending = 0;
+	event_del(s->greeting_ev);
+	s->state = SMTP_S_QUIT;
+}
+
 void
 smtp_session_new(struct smtp_listener *l, int fd,
     const struct sockaddr_storage *ss)
@@ -211,7 +236,7 @@ smtp_session_new(struct smtp_listener *l, int fd,
 		free(s);
 		return;
 	}
-	netio_set_timeout(s->io, SMTP_CMD_TIMEOUT);
+	netio_set_timeout(s->io, smtp_conf()->limits.command_timeout);
 	RB_INSERT(smtp_sessions, smtp_sessions_tree(), s);
 	log_event_begin(&ev, "smtp.connect");
 	log_event_add(&ev, "session", "%016llx", (unsigned long long)s->id);
@@ -226,6 +251,17 @@ smtp_session_new(struct smtp_listener *l, int fd,
 			return;
 		}
 		s->tls = 1;
+	}
+	if (l->service == SERVICE_SMTP &&
+	    smtp_conf()->limits.greeting_delay > 0) {
+		struct timeval	 tv = { smtp_conf()->limits.greeting_delay, 0 };
+
+		s->greeting_pending = 1;
+		if ((s->greeting_ev = evtimer_new(child_base(),
+		    smtp_greeting_timer, s)) == NULL)
+			fatal("evtimer_new");
+		evtimer_add(s->greeting_ev, &tv);
+		return;
 	}
 	smtp_greet(s);
 }
@@ -346,7 +382,11 @@ smtp_next_command(struct smtp_session *s)
 void
 smtp_process(struct smtp_session *s)
 {
+	if (s->greeting_pending && netio_available(s->io) > 0)
+		smtp_early_talker(s);
 	for (;;) {
+		if (s->greeting_pending)
+			break;
 		if (s->waiting || s->state == SMTP_S_QUIT)
 			break;
 		if (s->state == SMTP_S_DATA) {
@@ -817,7 +857,7 @@ smtp_session_create_result(struct smtp_session *s, struct imsg *imsg,
 		s->state = SMTP_S_DATA;
 	} else
 		s->state = SMTP_S_BDAT;
-	netio_set_timeout(s->io, SMTP_DATA_TIMEOUT);
+	netio_set_timeout(s->io, smtp_conf()->limits.data_timeout);
 	smtp_process(s);
 }
 
@@ -849,7 +889,7 @@ smtp_session_commit_result(struct smtp_session *s, struct imsg_reader *r)
 		smtp_transaction_reset(s);
 		s->state = SMTP_S_HELO;
 	}
-	netio_set_timeout(s->io, SMTP_CMD_TIMEOUT);
+	netio_set_timeout(s->io, smtp_conf()->limits.command_timeout);
 	smtp_process(s);
 }
 

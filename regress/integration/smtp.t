@@ -235,13 +235,6 @@ try:
     t.is_(codes[-1], 421, "ten bad commands: 421")
     t.ok(c.closed(), "and the connection is closed")
 
-    # early talker: bytes before the greeting are not commands
-    c = Raw(MX)
-    c.send("EHLO early\r\nMAIL FROM:<a@b.test>\r\n")
-    code, _ = c.reply()
-    t.is_(code, 220, "greeting still comes")
-    c.close()
-
     # sessions per IP
     conns = []
     for i in range(8):
