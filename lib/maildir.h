@@ -1,0 +1,80 @@
+/*
+ * maildir.h: durable delivery of one message into a Maildir++ mailbox,
+ * for the mda role.
+ *
+ * The mda runs chrooted in state_dir/mail, so a mailbox is the directory
+ * "<domain>/<localpart>/" below the mail root (INBOX at its top, folders
+ * as ".Name" beside tmp/ new/ cur/).
+ *
+ * maildir_init(hostname)
+ *	Sets the host part of the unique file names, once, before the
+ *	sandbox is entered.  Bytes other than [A-Za-z0-9._-] are written as
+ *	"\ooo" octal escapes, as the Maildir convention asks for '/' and ':'
+ *	(and ',' here, which starts a Maildir++ field); the result is cut
+ *	at MAILDIR_HOSTMAX bytes.  Without it the host part is "localhost".
+ *
+ * maildir_component(s, len, out, outsz)
+ *	Checks that the len bytes at s can serve as one path component
+ *	(a domain or a local part) and copies them, ASCII-lowercased and
+ *	NUL-terminated, into out.  Refuses "", anything with a leading '.'
+ *	(so ".", ".." and Maildir++ folder names), '/', NUL, control bytes
+ *	and more than MAILDIR_COMPONENT_MAX bytes.  Returns 0 or -1.
+ *	Callers pass addresses that authd resolved; this is defence in
+ *	depth, so that bytes from mail never name a path outside the root.
+ *
+ * maildir_deliver(rootfd, domain, local, msgfd, prefix, prefixlen,
+ *     name, namesz, why, whysz)
+ *	Delivers the message in msgfd (read with pread from offset 0, so a
+ *	shared file offset does not matter), preceded by the prefixlen
+ *	bytes of header lines at prefix (built by the caller, e.g.
+ *	"Return-Path: <a@b>\r\nDelivered-To: c@d\r\n"), into the mailbox
+ *	domain/local below rootfd (a directory fd or AT_FDCWD).  Missing
+ *	directories (domain/, local/ and its tmp/ new/ cur/) are created
+ *	with mode 0700 and their parents fsynced.  Every step opens one
+ *	component with O_NOFOLLOW: a symbolic link anywhere below rootfd
+ *	is refused, never followed.
+ *
+ *	The message is written to tmp/<unique>, fsynced, linked to
+ *	new/<unique>,S=<size> and new/ is fsynced; only then does it
+ *	return MAILDIR_OK and put the file's name in new/ (without "new/")
+ *	into name, which must hold MAILDIR_NAMESZ bytes.  <unique> is
+ *	"<sec>.M<usec>P<pid>Q<counter>.<host>".
+ *
+ *	Line endings: CRLF is written as LF, as mutt, Dovecot and the
+ *	other Maildir readers expect; a lone CR is kept.  The ",S=" field
+ *	is the size of the file as written (after the conversion), which
+ *	is what a reader that turns LF back into CRLF needs to know.
+ *
+ *	On failure nothing is left in new/, the temporary file is removed,
+ *	and a reason goes into why (which may be NULL).  MAILDIR_PERMFAIL
+ *	for what retrying cannot mend: a domain or local part that is not
+ *	a safe path component, a symbolic link or a non-directory where a
+ *	directory belongs.  MAILDIR_TEMPFAIL for everything else (ENOSPC,
+ *	EDQUOT, EFBIG, EIO, EACCES, an unreadable msgfd, ...).
+ *
+ * Not reentrant (one name counter per process); the mda is single
+ * threaded.  Never logs: the caller logs the reason.
+ */
+
+#ifndef POSTERN_MAILDIR_H
+#define POSTERN_MAILDIR_H
+
+#include <stddef.h>
+
+#define MAILDIR_COMPONENT_MAX	255		/* bytes of a domain or local part */
+#define MAILDIR_HOSTMAX		128		/* bytes of the escaped host name */
+#define MAILDIR_NAMESZ		256		/* a file name in new/, with NUL */
+#define MAILDIR_CHUNK		(64 * 1024)	/* bytes read from msgfd at once */
+
+enum maildir_result {
+	MAILDIR_OK,
+	MAILDIR_TEMPFAIL,
+	MAILDIR_PERMFAIL,
+};
+
+void			maildir_init(const char *);
+int			maildir_component(const char *, size_t, char *, size_t);
+enum maildir_result	maildir_deliver(int, const char *, const char *, int,
+			    const char *, size_t, char *, size_t, char *, size_t);
+
+#endif /* POSTERN_MAILDIR_H */
