@@ -148,5 +148,6 @@ int		 smtp_data_lines(struct smtp_session *);
 int		 smtp_bdat_bytes(struct smtp_session *);
 void		 smtp_data_end(struct smtp_session *);
 void		 smtp_message_reset(struct smtp_session *);
+void		 smtp_queue_abort(const char *);
 
 #endif /* POSTERN_SMTP_H */

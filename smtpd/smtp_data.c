@@ -114,6 +114,20 @@ smtp_received(struct smtp_session *s)
 	s->msgsize = 0;
 }
 
+/* Tells the queue to throw the half-received message away. */
+void
+smtp_queue_abort(const char *msgid)
+{
+	struct ibuf	 ib;
+
+	ibuf_init(&ib);
+	ibuf_add_str(&ib, msgid);
+	if (ib.error)
+		fatalx("%s: ibuf", __func__);
+	smtp_send_queue(IMSG_QUEUE_ABORT, -1, ib.data, ib.len);
+	ibuf_free(&ib);
+}
+
 void
 smtp_message_reset(struct smtp_session *s)
 {
@@ -122,8 +136,7 @@ smtp_message_reset(struct smtp_session *s)
 		s->msgfd = -1;
 	}
 	if (s->msgid[0] != '\0' && !s->waiting) {
-		smtp_send_queue(IMSG_QUEUE_ABORT, -1, s->msgid,
-		    strlen(s->msgid));
+		smtp_queue_abort(s->msgid);
 		s->msgid[0] = '\0';
 	}
 	s->wlen = 0;

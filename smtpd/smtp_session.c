@@ -834,8 +834,8 @@ smtp_session_create_result(struct smtp_session *s, struct imsg *imsg,
 	if (s->state == SMTP_S_QUIT) {
 		if (fd != -1) {
 			close(fd);
-			smtp_send_queue(IMSG_QUEUE_ABORT, -1, s->msgid,
-			    strlen(s->msgid));
+			smtp_queue_abort(s->msgid);
+			s->msgid[0] = '\0';
 		}
 		smtp_process(s);
 		return;
