@@ -52,6 +52,7 @@ struct imsgbuf {
 	int			 fd;
 	unsigned char		*rbuf;		/* IMSG_MAX_SIZE * 2 bytes */
 	size_t			 rlen;		/* bytes held in rbuf */
+	size_t			 roff;		/* of which imsg_get took */
 	int			 rfds[IMSG_MAX_PENDING_FDS];
 	size_t			 nrfds;
 	struct imsg_wqueue	 wqueue;
@@ -66,35 +67,45 @@ void	 imsgbuf_clear(struct imsgbuf *);
 
 /*
  * One recvmsg() into the read buffer.  Returns bytes read, 0 on EOF, -1 on
- * error with errno set (EAGAIN when nothing is there yet).
+ * error with errno set (EAGAIN when nothing is there yet, ENOBUFS when the
+ * buffer is full because the caller did not take the frames out with
+ * imsg_get).  On EOF a partial frame may remain: imsgbuf_pending() says so.
  */
 ssize_t	 imsgbuf_read(struct imsgbuf *);
 
 /*
  * Takes the next complete frame out of the read buffer: 1 and *imsg
  * filled (free it with imsg_free), 0 when no complete frame is buffered,
- * -1 with errno EBADMSG when the stream is malformed.
+ * -1 with errno EBADMSG when the stream is malformed (from then on every
+ * call fails the same way), or ENOMEM.
  */
 int	 imsg_get(struct imsgbuf *, struct imsg *);
+/* Bytes received but not yet taken by imsg_get (a partial frame at EOF). */
+size_t	 imsgbuf_pending(const struct imsgbuf *);
 void	 imsg_free(struct imsg *);
 /* Takes ownership of the frame's fd (or -1). */
 int	 imsg_get_fd(struct imsg *);
 
 /*
  * Queues a frame.  fd (-1 for none) is owned by the buffer from here on
- * and closed once sent.  Returns 0, or -1 with errno EMSGSIZE when the
- * payload is too large, or ENOMEM.
+ * and closed once sent, or at once when the call fails: the caller never
+ * closes it.  Returns 0, or -1 with errno EMSGSIZE when the payload is too
+ * large, EINVAL when data is NULL with a length, or ENOMEM.  When the
+ * payload comes from an ibuf, check its error field first: a truncated
+ * ibuf is still a well-formed frame.
  */
 int	 imsg_compose(struct imsgbuf *, uint32_t type, uint32_t peerid,
 	    pid_t pid, int fd, const void *data, size_t datalen);
 
 /*
  * Writes as much of the queue as the socket takes.  Returns 0 (the queue
- * may still hold frames: EAGAIN is not an error), -1 on error (errno).
+ * may still hold frames: EAGAIN is not an error), -1 on error (errno;
+ * EPIPE when the peer is gone: no SIGPIPE is raised).
  */
 int	 imsgbuf_write(struct imsgbuf *);
 /* Writes the whole queue, waiting with poll() as needed.  0 or -1. */
 int	 imsgbuf_flush(struct imsgbuf *);
+/* The number of frames still queued for writing. */
 size_t	 imsgbuf_queued(const struct imsgbuf *);
 
 /*
@@ -106,8 +117,15 @@ struct ibuf {
 	unsigned char	*data;
 	size_t		 len;
 	size_t		 cap;
-	int		 error;		/* set on overflow / ENOMEM */
+	int		 error;		/* 0, or EMSGSIZE / EINVAL / ENOMEM */
 };
+/*
+ * The adders never fail loudly: the first failure (payload over
+ * IMSG_MAX_SIZE - IMSG_HEADER_SIZE, a string over UINT32_MAX bytes or
+ * containing a NUL, out of memory) sets error and later adds are ignored.
+ * Check error before composing.  ibuf_free wipes the buffer: payloads may
+ * hold secrets.
+ */
 void	 ibuf_init(struct ibuf *);
 void	 ibuf_add(struct ibuf *, const void *, size_t);
 void	 ibuf_add_u32(struct ibuf *, uint32_t);
