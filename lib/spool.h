@@ -1,0 +1,194 @@
+/*
+ * spool.h: the queue's on-disk spool, for the queue role.
+ *
+ * The queue runs chrooted in state_dir/queue, so every path here is
+ * relative to the current directory, which is the spool's root:
+ *
+ *	incoming/<msgid>	a message being received (smtp writes it)
+ *	messages/<msgid>	a committed message body
+ *	envelopes/<msgid>	its envelope: the commit point
+ *	envelopes/<msgid>.tmp	an envelope being written
+ *	corrupt/		quarantined envelopes and their messages
+ *
+ * A message is in the queue exactly when envelopes/<msgid> exists (and
+ * parses).  Recovery (spool_recover) makes the rest agree with that:
+ * incoming/ and *.tmp are emptied, a message without an envelope is
+ * removed, an envelope that does not parse or has no message is moved to
+ * corrupt/ and reported, never trusted and never fatal.
+ *
+ * A msgid is 16 lowercase hex digits from arc4random(3).
+ *
+ * The envelope file is text, one record per line, in this order:
+ *
+ *	postern-envelope 1
+ *	msgid <msgid>
+ *	created <epoch seconds>
+ *	size <bytes of the message file>
+ *	sender <str>
+ *	client <str>
+ *	helo <str>
+ *	rcpt <kind> <state> <attempts> <next-try epoch> <dest> <orig> <reason>
+ *	... (one rcpt line per destination, at least one)
+ *	end
+ *
+ * kind is "local" or "remote"; state is "pending" (local, to deliver at
+ * next-try), "remote" (waiting for outbound delivery), "done" or
+ * "failed".  Numbers are decimal without leading zeros.  A <str> is
+ * written with every byte outside '!'..'~' and every '%' as %HH
+ * (uppercase hex), and the empty string as "-" (so "-" itself is "%2D"):
+ * a field never holds a space and a line always splits the same way.
+ * The parser accepts exactly this form and nothing else: unknown or
+ * missing records, extra fields, non-canonical escapes, NUL bytes,
+ * out-of-range numbers, a local kind with the remote state (and the
+ * reverse), control characters in an address, a msgid that differs from
+ * the file's name, a missing "end" line or bytes after it.
+ *
+ * Functions that touch the disk return 0 or -1 with errno set and never
+ * log: the caller knows what the failure means.
+ */
+
+#ifndef POSTERN_SPOOL_H
+#define POSTERN_SPOOL_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define SPOOL_MSGID_LEN		16
+#define SPOOL_MSGID_SIZE	(SPOOL_MSGID_LEN + 1)
+#define SPOOL_ADDR_MAX		256		/* with its NUL */
+#define SPOOL_HELO_MAX		256
+#define SPOOL_CLIENT_MAX	64
+#define SPOOL_REASON_MAX	256
+#define SPOOL_MAX_RCPTS		20000		/* 100 x 200 dests */
+#define SPOOL_ENVELOPE_MAX	(32 * 1024 * 1024) /* a file */
+#define SPOOL_TIME_MAX		((time_t)1 << 40)
+#define SPOOL_ATTEMPTS_MAX	1000000
+#define SPOOL_ERR_SIZE		128
+
+#define SPOOL_INCOMING		"incoming"
+#define SPOOL_MESSAGES		"messages"
+#define SPOOL_ENVELOPES		"envelopes"
+#define SPOOL_CORRUPT		"corrupt"
+
+/* The dest_kind values of proto.h. */
+#define SPOOL_KIND_LOCAL	1
+#define SPOOL_KIND_REMOTE	2
+
+enum spool_rcpt_state {
+	SPOOL_RCPT_PENDING = 1,	/* local: deliver at next_try */
+	SPOOL_RCPT_REMOTE,	/* remote: waits for outbound delivery */
+	SPOOL_RCPT_DONE,	/* delivered: never again */
+	SPOOL_RCPT_FAILED,	/* permanent failure or expiry */
+};
+
+struct spool_rcpt {
+	uint32_t		 kind;		/* SPOOL_KIND_* */
+	enum spool_rcpt_state	 state;
+	uint32_t		 attempts;
+	time_t			 next_try;
+	/* the mailbox (local) or address (remote) */
+	char			 dest[SPOOL_ADDR_MAX];
+	/* the recipient as the client gave it */
+	char			 orig[SPOOL_ADDR_MAX];
+	/* why the last attempt failed */
+	char			 reason[SPOOL_REASON_MAX];
+};
+
+struct spool_envelope {
+	char			 msgid[SPOOL_MSGID_SIZE];
+	time_t			 created;
+	uint64_t		 size;
+	char			 sender[SPOOL_ADDR_MAX]; /* "" for <> */
+	char			 client[SPOOL_CLIENT_MAX];
+	char			 helo[SPOOL_HELO_MAX];
+	struct spool_rcpt	*rcpts;
+	size_t			 nrcpts;
+};
+
+/* Recovery's counts, for the queue.recover event. */
+struct spool_recovery {
+	size_t	 incoming;	/* unfinished receptions removed */
+	size_t	 tmp;		/* unfinished envelopes removed */
+	size_t	 orphans;	/* messages without envelope removed */
+	size_t	 corrupt;	/* envelopes quarantined */
+	size_t	 loaded;	/* envelopes handed to the callback */
+};
+
+/* Called by spool_recover for what it quarantines: name and why. */
+typedef void	(*spool_corrupt_fn)(const char *name, const char *why,
+		    void *arg);
+/* Called with each good envelope; the callback owns it from then on. */
+typedef void	(*spool_load_fn)(struct spool_envelope *, void *arg);
+
+/* msgids */
+int		 spool_msgid_valid(const char *);
+void		 spool_msgid_new(char *, size_t);
+
+/* Creates the directories (0700) below the current directory. */
+int		 spool_setup(void);
+
+/*
+ * Creates incoming/<msgid> (O_EXCL, 0600) with a fresh msgid that is not
+ * in use in messages/ or envelopes/ either; returns a writable fd and
+ * fills msgid (SPOOL_MSGID_SIZE bytes), or -1.
+ */
+int		 spool_create(char *msgid, size_t);
+
+/* Opens dir/msgid read-only, checks it is a regular file, fsyncs it and
+ * stores its size. */
+int		 spool_sync_file(const char *dir, const char *msgid,
+		    uint64_t *size);
+int		 spool_sync_dir(const char *dir);
+/* incoming/<msgid> -> messages/<msgid> */
+int		 spool_move_incoming(const char *msgid);
+/* Opens messages/<msgid> read-only, for delivery. */
+int		 spool_open_message(const char *msgid);
+
+/* envelopes/<msgid>.tmp written and fsynced (not yet renamed). */
+int		 spool_envelope_write_tmp(const struct spool_envelope *);
+/* envelopes/<msgid>.tmp -> envelopes/<msgid>: the commit point. */
+int		 spool_envelope_install(const char *msgid);
+/* Unlinks one file of a message; ENOENT counts as success. */
+int		 spool_unlink(const char *dir, const char *msgid,
+		    const char *suffix);
+/* Moves envelopes/<name> and messages/<name> (if there) to corrupt/. */
+int		 spool_quarantine(const char *name);
+
+/*
+ * Encoding and parsing; the pure half, unit tested.  encode returns a
+ * malloc'd buffer (free it) or NULL (ENOMEM, or EINVAL when the envelope
+ * would not parse back).  parse fills env (free with
+ * spool_envelope_free) or returns -1 with a reason in err.
+ */
+char		*spool_envelope_encode(const struct spool_envelope *,
+		    size_t *len);
+int		 spool_envelope_parse(const char *buf, size_t len,
+		    const char *name, struct spool_envelope *,
+		    char *err, size_t errsz);
+/* Reads and parses envelopes/<msgid>: 0, -1 (errno), -2 (corrupt: err). */
+int		 spool_envelope_read(const char *msgid,
+		    struct spool_envelope *, char *err, size_t errsz);
+/* Checks what parse checks: 0 or -1 with a reason in err. */
+int		 spool_envelope_check(const struct spool_envelope *,
+		    char *err, size_t errsz);
+void		 spool_envelope_free(struct spool_envelope *);
+
+/* String encoding of one field (exposed for the tests). */
+int		 spool_str_encode(const char *, char *, size_t);
+int		 spool_str_decode(const char *, char *, size_t);
+
+const char	*spool_state_name(enum spool_rcpt_state);
+const char	*spool_kind_name(uint32_t);
+
+/*
+ * Recovery, at start-up: empties incoming/ and envelopes/ *.tmp, loads
+ * every envelope (quarantining the bad ones), then removes the messages
+ * no envelope refers to.  -1 only when a directory cannot be read.
+ */
+int		 spool_recover(spool_load_fn, spool_corrupt_fn, void *arg,
+		    struct spool_recovery *);
+
+#endif /* POSTERN_SPOOL_H */

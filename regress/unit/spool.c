@@ -1,0 +1,495 @@
+/*
+ * Unit tests for lib/spool.c: msgids, the field encoding, the envelope
+ * format (round trip, and refusal of every malformed variant, including
+ * every truncation), the file operations of a commit, and recovery
+ * (leftovers removed, orphans removed, bad envelopes quarantined).
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spool.h"
+#include "tap.h"
+
+static char	 topdir[] = "/tmp/spool-test.XXXXXX";
+
+static void	die(const char *) __attribute__((__noreturn__));
+
+static void
+die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static void
+sample(struct spool_envelope *env, const char *msgid)
+{
+	struct spool_rcpt	*r;
+
+	memset(env, 0, sizeof(*env));
+	(void)strlcpy(env->msgid, msgid, sizeof(env->msgid));
+	env->created = 1700000000;
+	env->size = 1234;
+	env->sender[0] = '\0';
+	(void)strlcpy(env->client, "192.0.2.1", sizeof(env->client));
+	(void)strlcpy(env->helo, "mail.example", sizeof(env->helo));
+	env->nrcpts = 3;
+	if ((env->rcpts = calloc(3, sizeof(*r))) == NULL)
+		die("calloc");
+	r = &env->rcpts[0];
+	r->kind = SPOOL_KIND_LOCAL;
+	r->state = SPOOL_RCPT_PENDING;
+	(void)strlcpy(r->dest, "alice@example.org", sizeof(r->dest));
+	(void)strlcpy(r->orig, "Alice+x@Example.ORG", sizeof(r->orig));
+	r = &env->rcpts[1];
+	r->kind = SPOOL_KIND_REMOTE;
+	r->state = SPOOL_RCPT_REMOTE;
+	(void)strlcpy(r->dest, "carol@elsewhere.test", sizeof(r->dest));
+	(void)strlcpy(r->orig, "team@example.net", sizeof(r->orig));
+	r = &env->rcpts[2];
+	r->kind = SPOOL_KIND_LOCAL;
+	r->state = SPOOL_RCPT_PENDING;
+	r->attempts = 3;
+	r->next_try = 1700000900;
+	(void)strlcpy(r->dest, "\"odd %user\"@example.org", sizeof(r->dest));
+	(void)strlcpy(r->orig, "-", sizeof(r->orig));
+	(void)strlcpy(r->reason, "mailbox full: 4.2.2 \xc3\xa9t\xc3\xa9",
+	    sizeof(r->reason));
+}
+
+static int
+same_envelope(const struct spool_envelope *a, const struct spool_envelope *b)
+{
+	size_t	 i;
+
+	if (strcmp(a->msgid, b->msgid) != 0 || a->created != b->created ||
+	    a->size != b->size || strcmp(a->sender, b->sender) != 0 ||
+	    strcmp(a->client, b->client) != 0 ||
+	    strcmp(a->helo, b->helo) != 0 || a->nrcpts != b->nrcpts)
+		return 0;
+	for (i = 0; i < a->nrcpts; i++) {
+		const struct spool_rcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
+
+		if (x->kind != y->kind || x->state != y->state ||
+		    x->attempts != y->attempts || x->next_try != y->next_try ||
+		    strcmp(x->dest, y->dest) != 0 ||
+		    strcmp(x->orig, y->orig) != 0 ||
+		    strcmp(x->reason, y->reason) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+test_msgid(void)
+{
+	char	 a[SPOOL_MSGID_SIZE], b[SPOOL_MSGID_SIZE];
+	int	 i, good = 1, differ = 1;
+
+	for (i = 0; i < 100; i++) {
+		spool_msgid_new(a, sizeof(a));
+		spool_msgid_new(b, sizeof(b));
+		good &= spool_msgid_valid(a) && strlen(a) == 16;
+		differ &= strcmp(a, b) != 0;
+	}
+	ok(good, "new msgids are 16 lowercase hex digits");
+	ok(differ, "new msgids differ");
+	ok(!spool_msgid_valid("0123456789ABCDEF"), "uppercase hex refused");
+	ok(!spool_msgid_valid("0123456789abcde"), "15 digits refused");
+	ok(!spool_msgid_valid("0123456789abcdef0"), "17 digits refused");
+	ok(!spool_msgid_valid("0123456789abcdeg"), "non-hex refused");
+	ok(!spool_msgid_valid("../../etc/passwd"), "a path refused");
+	ok(!spool_msgid_valid(""), "empty refused");
+}
+
+static void
+test_str(void)
+{
+	static const char	*good[] = { "", "-", "a@b", "a b", "%", "100%",
+	    "\x01\x7f\xff", "-x", "x-", "\r\n", "\xc3\xa9" };
+	static const char	*bad[] = { "", "%41", "%2d", "%2D%2D", "%00",
+	    "a b", "%4", "%G0", "%", "\x7f", "\xc3", "%2Dx", "\t" };
+	char			 enc[64], dec[64];
+	size_t			 i;
+	int			 all = 1;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		all &= spool_str_encode(good[i], enc, sizeof(enc)) == 0 &&
+		    strchr(enc, ' ') == NULL && enc[0] != '\0' &&
+		    spool_str_decode(enc, dec, sizeof(dec)) == 0 &&
+		    strcmp(dec, good[i]) == 0;
+	}
+	ok(all, "strings survive encoding, which never yields a space or "
+	    "an empty token");
+	(void)spool_str_encode("", enc, sizeof(enc));
+	is_str(enc, "-", "the empty string is -");
+	(void)spool_str_encode("-", enc, sizeof(enc));
+	is_str(enc, "%2D", "- itself is %%2D");
+	(void)spool_str_encode("a b%\n", enc, sizeof(enc));
+	is_str(enc, "a%20b%25%0A", "space, %% and control bytes escaped");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(spool_str_decode(bad[i], dec, sizeof(dec)) == -1,
+		    "decode refuses non-canonical/invalid token %zu", i);
+	ok(spool_str_encode("abcdef", enc, 6) == -1, "encode checks its "
+	    "buffer");
+	ok(spool_str_decode("abcdef", dec, 6) == -1, "decode checks its "
+	    "buffer");
+	ok(spool_str_decode("abcde", dec, 6) == 0, "decode fills its buffer "
+	    "exactly");
+}
+
+static int
+parses(const char *text, const char *name)
+{
+	struct spool_envelope	 env;
+	char			 err[SPOOL_ERR_SIZE];
+	int			 r;
+
+	r = spool_envelope_parse(text, strlen(text), name, &env, err,
+	    sizeof(err));
+	if (r == 0)
+		spool_envelope_free(&env);
+	return r == 0;
+}
+
+#define HDR	"postern-envelope 1\nmsgid 0123456789abcdef\n" \
+		"created 1700000000\nsize 10\nsender a@b.example\n" \
+		"client 192.0.2.1\nhelo x\n"
+#define RCPT	"rcpt local pending 0 0 alice@example.org " \
+		"alice@example.org -\n"
+
+static void
+test_parse_bad(void)
+{
+	static const struct {
+		const char	*text;
+		const char	*what;
+	} bad[] = {
+		{ HDR "end\n", "no recipient" },
+		{ HDR RCPT, "no end line" },
+		{ HDR RCPT "end\nx", "bytes after end" },
+		{ HDR RCPT "end\n\n", "an empty line after end" },
+		{ HDR RCPT "end", "end without newline" },
+		{ "postern-envelope 2\n" HDR RCPT "end\n", "version 2" },
+		{ HDR "rcpt local pending 0 0 alice@example.org "
+		    "alice@example.org - x\nend\n", "an extra field" },
+		{ HDR "rcpt local pending 0 0 alice@example.org "
+		    "alice@example.org\nend\n", "a missing field" },
+		{ HDR "rcpt local pending  0 0 alice@example.org "
+		    "alice@example.org -\nend\n", "two spaces" },
+		{ HDR "rcpt local pending 0 0 alice@example.org "
+		    "alice@example.org - \nend\n", "a trailing space" },
+		{ HDR "rcpt local pending 01 0 alice@example.org "
+		    "alice@example.org -\nend\n", "a leading zero" },
+		{ HDR "rcpt local pending -1 0 alice@example.org "
+		    "alice@example.org -\nend\n", "a negative number" },
+		{ HDR "rcpt local pending 0 99999999999999999999999 "
+		    "alice@example.org alice@example.org -\nend\n",
+		    "a huge number" },
+		{ HDR "rcpt local remote 0 0 alice@example.org "
+		    "alice@example.org -\nend\n", "local kind, remote state" },
+		{ HDR "rcpt remote pending 0 0 c@d c@d -\nend\n",
+		    "remote kind, pending state" },
+		{ HDR "rcpt local pending 0 0 alice alice -\nend\n",
+		    "a local destination without @" },
+		{ HDR "rcpt local pending 0 0 alice%0A@x alice -\nend\n",
+		    "a control byte in an address" },
+		{ HDR "rcpt local pending 0 0 - alice -\nend\n",
+		    "an empty destination" },
+		{ HDR "rcpt relay pending 0 0 a@b a@b -\nend\n",
+		    "an unknown kind" },
+		{ HDR "rcpt local sent 0 0 a@b a@b -\nend\n",
+		    "an unknown state" },
+		{ HDR "rcpt local pending 0 0 a@b a%41 -\nend\n",
+		    "a non-canonical escape" },
+		{ HDR "bcc local pending 0 0 a@b a@b -\nend\n",
+		    "an unknown record" },
+		{ HDR RCPT "end\r\n", "CRLF" },
+		{ "postern-envelope 1\nmsgid 0123456789ABCDEF\n"
+		    "created 1700000000\nsize 10\nsender a@b.example\n"
+		    "client 192.0.2.1\nhelo x\n" RCPT "end\n", "a bad msgid" },
+		{ "postern-envelope 1\nmsgid 0123456789abcdef\n"
+		    "created 0\nsize 10\nsender a@b.example\n"
+		    "client 192.0.2.1\nhelo x\n" RCPT "end\n", "created 0" },
+		{ "postern-envelope 1\nmsgid 0123456789abcdef\n"
+		    "size 10\ncreated 1700000000\nsender a@b.example\n"
+		    "client 192.0.2.1\nhelo x\n" RCPT "end\n",
+		    "records out of order" },
+		{ "postern-envelope 1\nmsgid 0123456789abcdef\n"
+		    "created 1700000000\nsize 10\nsender a%0D%0Ab@b.example\n"
+		    "client 192.0.2.1\nhelo x\n" RCPT "end\n",
+		    "CRLF in the sender" },
+		{ "postern-envelope 1\nmsgid 0123456789abcdef\n"
+		    "created 1700000000\nsize 10\nsender a@b.example\n"
+		    "client 192.0.2.1\nhelo x\nhelo y\n" RCPT "end\n",
+		    "a repeated record" },
+		{ "", "an empty file" },
+	};
+	size_t	 i;
+	char	 nul[] = HDR RCPT "end\n";
+
+	ok(parses(HDR RCPT "end\n", "0123456789abcdef"), "the reference "
+	    "envelope parses");
+	ok(parses(HDR RCPT "end\n", NULL), "without a name to match too");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(!parses(bad[i].text, NULL), "refused: %s", bad[i].what);
+	ok(!parses(HDR RCPT "end\n", "0123456789abcdee"), "refused: msgid "
+	    "differs from the file name");
+	nul[20] = '\0';
+	{
+		struct spool_envelope	 env;
+		char			 err[SPOOL_ERR_SIZE];
+
+		ok(spool_envelope_parse(nul, sizeof(nul) - 1, NULL, &env, err,
+		    sizeof(err)) == -1, "refused: a NUL byte (%s)", err);
+	}
+}
+
+static void
+test_roundtrip(void)
+{
+	struct spool_envelope	 env, back;
+	char			 err[SPOOL_ERR_SIZE], *buf;
+	size_t			 len, cut;
+	int			 all = 1;
+
+	sample(&env, "0123456789abcdef");
+	if ((buf = spool_envelope_encode(&env, &len)) == NULL)
+		die("encode");
+	ok(spool_envelope_parse(buf, len, "0123456789abcdef", &back, err,
+	    sizeof(err)) == 0, "an encoded envelope parses (%s)",
+	    buf != NULL ? "" : err);
+	ok(same_envelope(&env, &back), "and comes back the same");
+	spool_envelope_free(&back);
+	ok(strstr(buf, "sender -\n") != NULL, "the null sender is -");
+	ok(strstr(buf, "%2D") != NULL, "an original recipient \"-\" is %%2D");
+	for (cut = 0; cut < len; cut++) {
+		if (spool_envelope_parse(buf, cut, NULL, &back, err,
+		    sizeof(err)) == 0) {
+			all = 0;
+			spool_envelope_free(&back);
+			printf("# a prefix of %zu bytes parsed\n", cut);
+		}
+	}
+	ok(all, "no truncation of it parses (%zu tried)", len);
+	free(buf);
+
+	env.rcpts[0].state = SPOOL_RCPT_REMOTE;
+	errno = 0;
+	ok(spool_envelope_encode(&env, &len) == NULL && errno == EINVAL,
+	    "encode refuses what parse would refuse");
+	env.rcpts[0].state = SPOOL_RCPT_DONE;
+	env.sender[0] = '\n';
+	ok(spool_envelope_check(&env, err, sizeof(err)) == -1,
+	    "check refuses a newline in the sender (%s)", err);
+	spool_envelope_free(&env);
+}
+
+static int
+exists(const char *path)
+{
+	struct stat	 st;
+
+	return lstat(path, &st) == 0;
+}
+
+static void
+touch(const char *path, const char *data)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		die(path);
+	if (write(fd, data, strlen(data)) != (ssize_t)strlen(data))
+		die("write");
+	close(fd);
+}
+
+static void
+test_commit_files(void)
+{
+	struct spool_envelope	 env, back;
+	struct stat		 st;
+	char			 msgid[SPOOL_MSGID_SIZE], path[64];
+	char			 err[SPOOL_ERR_SIZE];
+	uint64_t		 size = 0;
+	int			 fd;
+
+	ok(spool_setup() == 0, "setup creates the directories");
+	ok(stat(SPOOL_INCOMING, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 0777) == 0700, "incoming/ is a 0700 directory");
+	ok(stat(SPOOL_CORRUPT, &st) == 0 && (st.st_mode & 0777) == 0700,
+	    "corrupt/ is a 0700 directory");
+	ok(spool_setup() == 0, "setup again is fine");
+
+	fd = spool_create(msgid, sizeof(msgid));
+	ok(fd != -1 && spool_msgid_valid(msgid), "create gives an fd and a "
+	    "msgid");
+	(void)snprintf(path, sizeof(path), "incoming/%s", msgid);
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "the incoming file is 0600");
+	if (write(fd, "Subject: x\r\n\r\nhi\r\n", 18) != 18)
+		die("write");
+	close(fd);
+	ok(spool_sync_file(SPOOL_INCOMING, msgid, &size) == 0 && size == 18,
+	    "sync_file fsyncs and sizes it");
+	ok(spool_move_incoming(msgid) == 0 && !exists(path),
+	    "move takes it out of incoming/");
+	ok(spool_sync_dir(SPOOL_MESSAGES) == 0, "sync_dir");
+	sample(&env, msgid);
+	env.size = size;
+	ok(spool_envelope_write_tmp(&env) == 0, "write_tmp");
+	(void)snprintf(path, sizeof(path), "envelopes/%s.tmp", msgid);
+	ok(exists(path), "the tmp envelope exists");
+	ok(spool_envelope_install(msgid) == 0 && !exists(path),
+	    "install renames it");
+	ok(spool_envelope_read(msgid, &back, err, sizeof(err)) == 0 &&
+	    same_envelope(&env, &back), "read gives it back");
+	spool_envelope_free(&back);
+	fd = spool_open_message(msgid);
+	ok(fd != -1 && fcntl(fd, F_GETFL) != -1 &&
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY,
+	    "open_message is read-only");
+	close(fd);
+	ok(spool_unlink(SPOOL_ENVELOPES, msgid, "") == 0 &&
+	    spool_unlink(SPOOL_MESSAGES, msgid, "") == 0, "unlink both");
+	ok(spool_unlink(SPOOL_MESSAGES, msgid, "") == 0, "unlink of what is "
+	    "gone is fine");
+	spool_envelope_free(&env);
+
+	ok(spool_sync_file(SPOOL_INCOMING, "0000000000000000", &size) == -1 &&
+	    errno == ENOENT, "sync_file of a missing file fails");
+	if (symlink("/etc/passwd", "messages/1111111111111111") == -1)
+		die("symlink");
+	ok(spool_open_message("1111111111111111") == -1 && errno == ELOOP,
+	    "open_message does not follow a symbolic link");
+	unlink("messages/1111111111111111");
+}
+
+struct loaded {
+	int	 n;
+	int	 bad;
+	char	 ids[8][SPOOL_MSGID_SIZE];
+};
+
+static void
+on_load(struct spool_envelope *env, void *arg)
+{
+	struct loaded	*l = arg;
+
+	if (l->n < 8)
+		(void)strlcpy(l->ids[l->n], env->msgid, SPOOL_MSGID_SIZE);
+	l->n++;
+	spool_envelope_free(env);
+}
+
+static void
+on_bad(const char *name, const char *why, void *arg)
+{
+	struct loaded	*l = arg;
+
+	printf("# quarantined %s: %s\n", name, why);
+	l->bad++;
+}
+
+static void
+put_envelope(const char *msgid, int with_message)
+{
+	struct spool_envelope	 env;
+	char			 path[64];
+
+	sample(&env, msgid);
+	if (spool_envelope_write_tmp(&env) == -1 ||
+	    spool_envelope_install(msgid) == -1)
+		die("put_envelope");
+	spool_envelope_free(&env);
+	if (with_message) {
+		(void)snprintf(path, sizeof(path), "messages/%s", msgid);
+		touch(path, "Subject: x\r\n\r\nbody\r\n");
+	}
+}
+
+static void
+test_recover(void)
+{
+	struct spool_recovery	 rec;
+	struct loaded		 l;
+
+	memset(&l, 0, sizeof(l));
+	put_envelope("aaaaaaaaaaaaaaaa", 1);	/* good */
+	put_envelope("bbbbbbbbbbbbbbbb", 1);	/* good */
+	put_envelope("cccccccccccccccc", 0);	/* envelope, no message */
+	touch("envelopes/dddddddddddddddd", HDR RCPT);	/* no end */
+	touch("messages/dddddddddddddddd", "x");
+	touch("envelopes/not-a-msgid", "junk");
+	touch("envelopes/eeeeeeeeeeeeeeee.tmp", "half");
+	touch("incoming/ffffffffffffffff", "half a message");
+	touch("incoming/1234123412341234", "another");
+	touch("messages/9999999999999999", "orphan");
+	if (symlink("/etc/passwd", "envelopes/abababababababab") == -1)
+		die("symlink");
+	touch("messages/abababababababab", "x");
+
+	ok(spool_recover(on_load, on_bad, &l, &rec) == 0, "recover");
+	is_int(rec.loaded, 2, "two envelopes loaded");
+	is_int(l.n, 2, "the callback saw two");
+	is_int(rec.incoming, 2, "two incoming files removed");
+	is_int(rec.tmp, 1, "one tmp envelope removed");
+	is_int(rec.orphans, 1, "one orphan message removed");
+	is_int(rec.corrupt, 4, "four envelopes quarantined");
+	is_int(l.bad, 4, "the callback saw four");
+	ok(exists("messages/aaaaaaaaaaaaaaaa") &&
+	    exists("envelopes/aaaaaaaaaaaaaaaa"), "a good message stays");
+	ok(!exists("messages/9999999999999999"), "the orphan is gone");
+	ok(!exists("incoming/ffffffffffffffff"), "incoming/ is emptied");
+	ok(!exists("envelopes/eeeeeeeeeeeeeeee.tmp"), "tmp envelopes are "
+	    "gone");
+	ok(exists("corrupt/cccccccccccccccc.envelope"), "an envelope without "
+	    "message is quarantined");
+	ok(exists("corrupt/dddddddddddddddd.envelope") &&
+	    exists("corrupt/dddddddddddddddd.message"), "a truncated envelope "
+	    "is quarantined with its message");
+	ok(!exists("envelopes/dddddddddddddddd") &&
+	    !exists("messages/dddddddddddddddd"), "and leaves the queue");
+	ok(exists("corrupt/not-a-msgid.envelope"), "a stray file is "
+	    "quarantined");
+	ok(exists("corrupt/abababababababab.envelope"), "a symbolic link is "
+	    "quarantined, not followed");
+
+	memset(&l, 0, sizeof(l));
+	ok(spool_recover(on_load, on_bad, &l, &rec) == 0 && rec.loaded == 2 &&
+	    rec.corrupt == 0 && rec.orphans == 0, "a second recovery finds "
+	    "a clean spool");
+}
+
+static int
+rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int
+main(void)
+{
+	test_msgid();
+	test_str();
+	test_parse_bad();
+	test_roundtrip();
+	if (mkdtemp(topdir) == NULL || chdir(topdir) == -1)
+		die(topdir);
+	test_commit_files();
+	test_recover();
+	if (chdir("/") == -1 || nftw(topdir, rm, 16, FTW_DEPTH | FTW_PHYS) ==
+	    -1)
+		die("cleanup");
+	return done_testing();
+}
