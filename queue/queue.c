@@ -1,27 +1,715 @@
 /*
- * queue.c: the queue role. Owns the spool under state_dir/queue.
+ * queue.c: the queue role.  Owns the spool under state_dir/queue (its
+ * chroot, so every path is relative) and the messages being received.
+ *
+ * A message comes in from smtp in four steps: CREATE (we make
+ * incoming/<msgid> and pass smtp a writable fd), RCPT frames (one per
+ * destination), COMMIT (make it durable, then answer) or ABORT (throw it
+ * away).  A 250 is only sent by smtp after our COMMIT_RESULT ok=1, and we
+ * only send that once the message and its envelope are on stable
+ * storage.
+ *
+ * The sync pass.  fsync is what costs; a commit needs the message file
+ * fsynced, its envelope fsynced, and the two directories fsynced.  The
+ * per-file fsyncs cannot be shared, the directory fsyncs can: COMMITs
+ * (and envelope updates after deliveries) are only collected when they
+ * arrive, and a zero-timeout timer runs one pass for all that was
+ * collected:
+ *
+ *	1. each message: fsync incoming/<id>, rename it to messages/<id>,
+ *	   write envelopes/<id>.tmp and fsync it
+ *	   each updated envelope: write and fsync its .tmp; each finished
+ *	   message: unlink envelopes/<id>
+ *	2. fsync messages/ (once): the renamed messages are durable before
+ *	   any envelope names them
+ *	3. rename every .tmp to envelopes/<id>: the commit point
+ *	4. fsync envelopes/ (once)
+ *	5. unlink the finished messages' files, fsync messages/ (once)
+ *	6. answer every COMMIT, schedule the new messages
+ *
+ * While a pass runs (blocked in fsync) further COMMITs queue up in the
+ * socket and all go into the next pass, so the batch grows with the
+ * load: N concurrent commits cost 2N file fsyncs and 2-3 directory
+ * fsyncs instead of 2N + 2N.
+ *
+ * Failure: a commit that fails at any step is undone (envelope first,
+ * then message) and answered ok=0, so smtp says 451.  If an envelope
+ * update cannot be written it stays in memory and is retried.
+ *
+ * Recovery at start: see spool_recover().  Everything that has an
+ * envelope is scheduled at once; nothing without one is kept.
+ *
+ * Trusts: smtp and mda to send well-formed frames (they are peer
+ * processes: anything else is fatal); nothing on disk.
  */
 
 #include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/time.h>
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 #include "posternd.h"
+#include "proto.h"
+#include "queue.h"
+
+#define QUEUE_MAX_RECEIVING	4096	/* between CREATE and COMMIT */
+#define QUEUE_SYNC_RETRY	5	/* seconds, after a failed update */
+
+/* A message smtp is writing: from CREATE to COMMIT_RESULT or ABORT. */
+struct queue_incoming {
+	RB_ENTRY(queue_incoming)	 entry;
+	TAILQ_ENTRY(queue_incoming)	 commit_entry;
+	uint64_t			 reqid;
+	struct spool_envelope		 env;
+	size_t				 rcptcap;
+	int				 committing;
+	int				 failed;	/* ok=0, undo */
+};
+
+RB_HEAD(queue_incomings, queue_incoming);
+TAILQ_HEAD(queue_commits, queue_incoming);
+TAILQ_HEAD(queue_syncs, queue_msg);
+
+static int	queue_incoming_cmp(struct queue_incoming *,
+		    struct queue_incoming *);
+RB_GENERATE_STATIC(queue_incomings, queue_incoming, entry, queue_incoming_cmp)
+
+static struct queue_incomings	 incomings = RB_INITIALIZER(&incomings);
+static size_t			 nincoming;
+static struct queue_commits	 commits = TAILQ_HEAD_INITIALIZER(commits);
+static struct queue_syncs	 syncs = TAILQ_HEAD_INITIALIZER(syncs);
+static struct queue_syncs	 sync_retry =
+				    TAILQ_HEAD_INITIALIZER(sync_retry);
+static struct event		*sync_ev, *sync_retry_ev;
+static int			 was_root;
+static int			 shutting_down;
+
+static int
+queue_incoming_cmp(struct queue_incoming *a, struct queue_incoming *b)
+{
+	return strcmp(a->env.msgid, b->env.msgid);
+}
+
+static struct queue_incoming *
+queue_incoming_find(const char *msgid)
+{
+	struct queue_incoming	 key;
+
+	if (strlcpy(key.env.msgid, msgid, sizeof(key.env.msgid)) >=
+	    sizeof(key.env.msgid))
+		return NULL;
+	return RB_FIND(queue_incomings, &incomings, &key);
+}
+
+static void
+queue_incoming_free(struct queue_incoming *in)
+{
+	RB_REMOVE(queue_incomings, &incomings, in);
+	nincoming--;
+	spool_envelope_free(&in->env);
+	free(in);
+}
+
+static void
+queue_sync_schedule(void)
+{
+	struct timeval	 tv;
+
+	timerclear(&tv);
+	if (!evtimer_pending(sync_ev, NULL))
+		evtimer_add(sync_ev, &tv);
+}
+
+/* Puts m on the next sync pass: its envelope is rewritten or removed. */
+void
+queue_sync_msg(struct queue_msg *m)
+{
+	if (m->on_sync)
+		return;
+	m->on_sync = 1;
+	TAILQ_INSERT_TAIL(&syncs, m, sync_entry);
+	queue_sync_schedule();
+}
+
+/* smtp */
+
+static void
+queue_create_reply(uint64_t reqid, const char *msgid, int fd)
+{
+	struct ibuf	 ib;
+
+	ibuf_init(&ib);
+	ibuf_add_u64(&ib, reqid);
+	ibuf_add_u32(&ib, fd != -1);
+	ibuf_add_str(&ib, msgid);
+	if (ib.error)
+		fatalx("%s: ibuf", __func__);
+	imsgev_xcompose(child_peer(PROC_SMTP), IMSG_QUEUE_CREATE_RESULT, 0, 0,
+	    fd, ib.data, ib.len);
+	ibuf_free(&ib);
+}
+
+/* CREATE: u64 reqid */
+static void
+queue_create(struct imsg *imsg)
+{
+	struct imsg_reader	 r;
+	struct queue_incoming	*in;
+	char			 msgid[SPOOL_MSGID_SIZE];
+	uint64_t		 reqid;
+	int			 fd;
+
+	imsg_reader_init(&r, imsg, "IMSG_QUEUE_CREATE");
+	reqid = imsg_read_u64(&r);
+	imsg_reader_end(&r);
+	if (nincoming >= QUEUE_MAX_RECEIVING) {
+		log_warnx("%d messages are being received: refusing another",
+		    QUEUE_MAX_RECEIVING);
+		queue_create_reply(reqid, "", -1);
+		return;
+	}
+	if ((fd = spool_create(msgid, sizeof(msgid))) == -1) {
+		log_warn("cannot create a message in incoming/");
+		queue_create_reply(reqid, "", -1);
+		return;
+	}
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		fatal("%s", __func__);
+	in->reqid = reqid;
+	(void)strlcpy(in->env.msgid, msgid, sizeof(in->env.msgid));
+	if (RB_INSERT(queue_incomings, &incomings, in) != NULL)
+		fatalx("%s: duplicate msgid %s", __func__, msgid);
+	nincoming++;
+	queue_create_reply(reqid, msgid, fd);
+}
+
+/* The message a RCPT, COMMIT or ABORT names; it must be ours. */
+static struct queue_incoming *
+queue_incoming_get(const char *msgid, const char *what)
+{
+	struct queue_incoming	*in;
+
+	if ((in = queue_incoming_find(msgid)) == NULL)
+		fatalx("%s for unknown message \"%s\"", what, msgid);
+	if (in->committing)
+		fatalx("%s for message %s after its COMMIT", what, msgid);
+	return in;
+}
+
+static struct spool_rcpt *
+queue_incoming_add_rcpt(struct queue_incoming *in)
+{
+	struct spool_rcpt	*r;
+	size_t			 cap;
+
+	if (in->env.nrcpts >= SPOOL_MAX_RCPTS)
+		fatalx("message %s: more than %d recipients", in->env.msgid,
+		    SPOOL_MAX_RCPTS);
+	if (in->env.nrcpts == in->rcptcap) {
+		cap = in->rcptcap == 0 ? 4 : in->rcptcap * 2;
+		if ((r = reallocarray(in->env.rcpts, cap, sizeof(*r))) == NULL)
+			fatal("%s", __func__);
+		in->env.rcpts = r;
+		in->rcptcap = cap;
+	}
+	r = &in->env.rcpts[in->env.nrcpts++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* RCPT: u64 reqid, str msgid, u32 kind, str dest, str rcpt */
+static void
+queue_rcpt(struct imsg *imsg)
+{
+	struct imsg_reader	 rd;
+	struct queue_incoming	*in;
+	struct spool_rcpt	*r;
+	char			 msgid[SPOOL_MSGID_SIZE];
+	uint64_t		 reqid;
+	uint32_t		 kind;
+
+	imsg_reader_init(&rd, imsg, "IMSG_QUEUE_RCPT");
+	reqid = imsg_read_u64(&rd);
+	imsg_read_str(&rd, msgid, sizeof(msgid));
+	in = queue_incoming_get(msgid, "RCPT");
+	if (in->reqid != reqid)
+		fatalx("RCPT for message %s from another session", msgid);
+	kind = imsg_read_u32(&rd);
+	if (kind != DEST_LOCAL && kind != DEST_REMOTE)
+		fatalx("RCPT for message %s: kind %u", msgid, kind);
+	r = queue_incoming_add_rcpt(in);
+	r->kind = kind == DEST_LOCAL ? SPOOL_KIND_LOCAL : SPOOL_KIND_REMOTE;
+	r->state = kind == DEST_LOCAL ? SPOOL_RCPT_PENDING : SPOOL_RCPT_REMOTE;
+	imsg_read_str(&rd, r->dest, sizeof(r->dest));
+	imsg_read_str(&rd, r->orig, sizeof(r->orig));
+	imsg_reader_end(&rd);
+}
+
+/*
+ * COMMIT: u64 reqid, str msgid, str sender, str client, str helo,
+ * u64 size, u32 n.  Only collected here: the sync pass does the work.
+ */
+static void
+queue_commit(struct imsg *imsg)
+{
+	struct imsg_reader	 rd;
+	struct queue_incoming	*in;
+	char			 msgid[SPOOL_MSGID_SIZE];
+	char			 err[SPOOL_ERR_SIZE];
+	uint64_t		 reqid;
+	uint32_t		 n;
+
+	imsg_reader_init(&rd, imsg, "IMSG_QUEUE_COMMIT");
+	reqid = imsg_read_u64(&rd);
+	imsg_read_str(&rd, msgid, sizeof(msgid));
+	in = queue_incoming_get(msgid, "COMMIT");
+	if (in->reqid != reqid)
+		fatalx("COMMIT for message %s from another session", msgid);
+	imsg_read_str(&rd, in->env.sender, sizeof(in->env.sender));
+	imsg_read_str(&rd, in->env.client, sizeof(in->env.client));
+	imsg_read_str(&rd, in->env.helo, sizeof(in->env.helo));
+	in->env.size = imsg_read_u64(&rd);
+	n = imsg_read_u32(&rd);
+	imsg_reader_end(&rd);
+	if (n == 0 || n != in->env.nrcpts)
+		fatalx("COMMIT for message %s: %u recipients announced, %zu "
+		    "received", msgid, n, in->env.nrcpts);
+	in->env.created = time(NULL);
+	in->committing = 1;
+	if (spool_envelope_check(&in->env, err, sizeof(err)) == -1) {
+		/* smtp checks what it accepts; this is defence in depth. */
+		log_warnx("message %s refused: %s", msgid, err);
+		in->failed = 1;
+	}
+	TAILQ_INSERT_TAIL(&commits, in, commit_entry);
+	queue_sync_schedule();
+}
+
+/* ABORT: str msgid */
+static void
+queue_abort(struct imsg *imsg)
+{
+	struct imsg_reader	 rd;
+	struct queue_incoming	*in;
+	char			 msgid[SPOOL_MSGID_SIZE];
+
+	imsg_reader_init(&rd, imsg, "IMSG_QUEUE_ABORT");
+	imsg_read_str(&rd, msgid, sizeof(msgid));
+	imsg_reader_end(&rd);
+	in = queue_incoming_get(msgid, "ABORT");
+	if (spool_unlink(SPOOL_INCOMING, msgid, "") == -1)
+		log_warn("incoming/%s", msgid);
+	queue_incoming_free(in);
+}
+
+/* The sync pass. */
+
+/* Step 1 for a commit: message durable and moved, envelope written. */
+static void
+queue_commit_prepare(struct queue_incoming *in)
+{
+	const char	*id = in->env.msgid;
+
+	if (in->failed)
+		return;
+	if (spool_sync_file(SPOOL_INCOMING, id, &in->env.size) == -1) {
+		log_warn("commit %s: fsync incoming/%s", id, id);
+		in->failed = 1;
+		return;
+	}
+	if (spool_move_incoming(id) == -1) {
+		log_warn("commit %s: rename into messages/", id);
+		in->failed = 1;
+		return;
+	}
+	if (spool_envelope_write_tmp(&in->env) == -1) {
+		log_warn("commit %s: write envelopes/%s.tmp", id, id);
+		in->failed = 1;
+	}
+}
+
+/* Takes back whatever a failed commit left; the envelope goes first. */
+static void
+queue_commit_undo(struct queue_incoming *in)
+{
+	const char	*id = in->env.msgid;
+
+	if (spool_unlink(SPOOL_ENVELOPES, id, "") == -1)
+		log_warn("undo commit: envelopes/%s", id);
+	if (spool_unlink(SPOOL_ENVELOPES, id, ".tmp") == -1)
+		log_warn("undo commit: envelopes/%s.tmp", id);
+	if (spool_unlink(SPOOL_MESSAGES, id, "") == -1)
+		log_warn("undo commit: messages/%s", id);
+	if (spool_unlink(SPOOL_INCOMING, id, "") == -1)
+		log_warn("undo commit: incoming/%s", id);
+}
+
+static void
+queue_commit_reply(struct queue_incoming *in, int ok)
+{
+	struct ibuf	 ib;
+
+	if (shutting_down)
+		return;
+	ibuf_init(&ib);
+	ibuf_add_u64(&ib, in->reqid);
+	ibuf_add_u32(&ib, ok);
+	if (ib.error)
+		fatalx("%s: ibuf", __func__);
+	imsgev_xcompose(child_peer(PROC_SMTP), IMSG_QUEUE_COMMIT_RESULT, 0, 0,
+	    -1, ib.data, ib.len);
+	ibuf_free(&ib);
+}
+
+/* Step 1 for an update: write the new envelope, or unlink the old. */
+static int
+queue_update_prepare(struct queue_msg *m, int *unlinked)
+{
+	const char	*id = m->env.msgid;
+
+	if (queue_msg_obsolete(m)) {
+		if (spool_unlink(SPOOL_ENVELOPES, id, "") == -1) {
+			log_warn("envelopes/%s", id);
+			return -1;
+		}
+		*unlinked = 1;
+		return 0;
+	}
+	if (spool_envelope_write_tmp(&m->env) == -1) {
+		log_warn("envelopes/%s.tmp", id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Puts a failed update back for a later pass. */
+static void
+queue_update_retry(struct queue_msg *m)
+{
+	struct timeval	 tv;
+
+	TAILQ_INSERT_TAIL(&sync_retry, m, sync_entry);
+	timerclear(&tv);
+	tv.tv_sec = QUEUE_SYNC_RETRY;
+	if (!evtimer_pending(sync_retry_ev, NULL))
+		evtimer_add(sync_retry_ev, &tv);
+}
+
+static void
+queue_sync_retry(int fd, short ev, void *arg)
+{
+	struct queue_msg	*m;
+
+	while ((m = TAILQ_FIRST(&sync_retry)) != NULL) {
+		TAILQ_REMOVE(&sync_retry, m, sync_entry);
+		TAILQ_INSERT_TAIL(&syncs, m, sync_entry);
+	}
+	queue_sync_schedule();
+}
+
+/* The state of one pass. */
+struct queue_pass {
+	struct queue_commits	 commits;
+	struct queue_syncs	 updates;
+	struct queue_syncs	 removed;	/* envelope unlinked */
+	int			 ncommits;	/* still going */
+	int			 nupdates;
+	int			 nremoved;
+	int			 failed_dir;	/* not durable */
+};
+
+static void
+queue_pass_prepare(struct queue_pass *p)
+{
+	struct queue_incoming	*in;
+	struct queue_msg	*m, *next;
+	int			 unlinked;
+
+	TAILQ_FOREACH(in, &p->commits, commit_entry) {
+		queue_commit_prepare(in);
+		if (!in->failed)
+			p->ncommits++;
+	}
+	for (m = TAILQ_FIRST(&p->updates); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, sync_entry);
+		unlinked = 0;
+		if (queue_update_prepare(m, &unlinked) == -1) {
+			TAILQ_REMOVE(&p->updates, m, sync_entry);
+			queue_update_retry(m);
+		} else if (unlinked) {
+			TAILQ_REMOVE(&p->updates, m, sync_entry);
+			TAILQ_INSERT_TAIL(&p->removed, m, sync_entry);
+			p->nremoved++;
+		} else
+			p->nupdates++;
+	}
+}
+
+/* Steps 2-4: messages/ durable, envelopes renamed, envelopes/ durable. */
+static void
+queue_pass_install(struct queue_pass *p)
+{
+	struct queue_incoming	*in;
+	struct queue_msg	*m;
+
+	if (p->ncommits > 0 && spool_sync_dir(SPOOL_MESSAGES) == -1) {
+		log_warn("fsync messages/: %d commits fail", p->ncommits);
+		TAILQ_FOREACH(in, &p->commits, commit_entry)
+			in->failed = 1;
+	}
+	TAILQ_FOREACH(in, &p->commits, commit_entry) {
+		if (in->failed)
+			continue;
+		if (spool_envelope_install(in->env.msgid) == -1) {
+			log_warn("commit %s: rename envelope", in->env.msgid);
+			in->failed = 1;
+		}
+	}
+	TAILQ_FOREACH(m, &p->updates, sync_entry)
+		if (spool_envelope_install(m->env.msgid) == -1) {
+			log_warn("update %s: rename envelope", m->env.msgid);
+			p->failed_dir = 1;
+		}
+	if (spool_sync_dir(SPOOL_ENVELOPES) == -1) {
+		log_warn("fsync envelopes/");
+		p->failed_dir = 1;
+		TAILQ_FOREACH(in, &p->commits, commit_entry)
+			in->failed = 1;
+	}
+}
+
+/* Step 5: the messages whose envelope is gone for good. */
+static void
+queue_pass_remove(struct queue_pass *p)
+{
+	struct queue_msg	*m;
+	int			 n = 0;
+
+	if (p->failed_dir)
+		return;
+	TAILQ_FOREACH(m, &p->removed, sync_entry) {
+		if (spool_unlink(SPOOL_MESSAGES, m->env.msgid, "") == -1)
+			log_warn("messages/%s", m->env.msgid);
+		n++;
+	}
+	/* An orphan message is removed at start anyway: no retry. */
+	if (n > 0 && spool_sync_dir(SPOOL_MESSAGES) == -1)
+		log_warn("fsync messages/");
+}
+
+/* Step 6: answers, new messages to the scheduler, memory freed. */
+static void
+queue_pass_finish(struct queue_pass *p)
+{
+	struct queue_incoming	*in;
+	struct queue_msg	*m;
+
+	while ((in = TAILQ_FIRST(&p->commits)) != NULL) {
+		TAILQ_REMOVE(&p->commits, in, commit_entry);
+		if (in->failed) {
+			queue_commit_undo(in);
+			queue_commit_reply(in, 0);
+		} else {
+			queue_commit_reply(in, 1);
+			queue_sched_load(&in->env, 0);
+		}
+		queue_incoming_free(in);
+	}
+	while ((m = TAILQ_FIRST(&p->updates)) != NULL) {
+		TAILQ_REMOVE(&p->updates, m, sync_entry);
+		if (p->failed_dir)
+			queue_update_retry(m);
+		else
+			m->on_sync = 0;
+	}
+	while ((m = TAILQ_FIRST(&p->removed)) != NULL) {
+		TAILQ_REMOVE(&p->removed, m, sync_entry);
+		if (p->failed_dir)
+			queue_update_retry(m);
+		else
+			queue_msg_free(m);
+	}
+}
+
+static void
+queue_sync_run(int fd, short ev, void *arg)
+{
+	struct queue_pass	 p;
+
+	memset(&p, 0, sizeof(p));
+	TAILQ_INIT(&p.commits);
+	TAILQ_INIT(&p.updates);
+	TAILQ_INIT(&p.removed);
+	TAILQ_CONCAT(&p.commits, &commits, commit_entry);
+	TAILQ_CONCAT(&p.updates, &syncs, sync_entry);
+	if (TAILQ_EMPTY(&p.commits) && TAILQ_EMPTY(&p.updates))
+		return;
+	queue_pass_prepare(&p);
+	if (p.ncommits > 0 || p.nupdates > 0 || p.nremoved > 0)
+		queue_pass_install(&p);
+	queue_pass_remove(&p);
+	log_debug("sync pass: %d commits, %d updates, %d removals",
+	    p.ncommits, p.nupdates, p.nremoved);
+	queue_pass_finish(&p);
+}
+
+/* Start-up. */
+
+static void
+queue_recovered(struct spool_envelope *env, void *arg)
+{
+	queue_sched_load(env, 1);
+}
+
+static void
+queue_corrupt(const char *name, const char *why, void *arg)
+{
+	struct log_event	 ev;
+
+	log_warnx("envelope %s quarantined in corrupt/: %s", name, why);
+	log_event_begin(&ev, "queue.corrupt");
+	log_event_add(&ev, "name", "%s", name);
+	log_event_add(&ev, "reason", "%s", why);
+	log_event_end(&ev);
+}
+
+static void
+queue_recover(void)
+{
+	struct spool_recovery	 rec;
+	struct log_event	 ev;
+
+	if (spool_recover(queue_recovered, queue_corrupt, NULL, &rec) == -1)
+		fatal("queue recovery");
+	log_info("queue recovered: %zu messages, %zu unfinished receptions "
+	    "and %zu orphans removed, %zu corrupt", rec.loaded, rec.incoming,
+	    rec.orphans, rec.corrupt);
+	log_event_begin(&ev, "queue.recover");
+	log_event_add(&ev, "messages", "%zu", rec.loaded);
+	log_event_add(&ev, "incoming_removed", "%zu", rec.incoming);
+	log_event_add(&ev, "tmp_removed", "%zu", rec.tmp);
+	log_event_add(&ev, "orphans_removed", "%zu", rec.orphans);
+	log_event_add(&ev, "corrupt", "%zu", rec.corrupt);
+	log_event_end(&ev);
+}
+
+/*
+ * Unconfined (posternd not started as root: development only), there is
+ * no chroot to make the spool "/": go there instead.
+ */
+static void
+queue_enter_spool(const struct config *conf)
+{
+	char	 root[1024];
+
+	if (was_root)
+		return;
+	if (proc_chroot_path(conf, PROC_QUEUE, root, sizeof(root)) == -1)
+		fatalx("queue path too long");
+	if (chdir(root) == -1)
+		fatal("chdir %s", root);
+}
 
 static void
 queue_configure(const struct config *new, const struct config *old)
 {
-	log_debug("%s configured", __func__);
+	/* A reload changes nothing here: the retry schedule and expiry
+	 * are read from child_config() when used. */
+	if (old != NULL)
+		return;
+	queue_enter_spool(new);
+	if (spool_setup() == -1)
+		fatal("queue directories");
+	if ((sync_ev = evtimer_new(child_base(), queue_sync_run, NULL)) ==
+	    NULL || (sync_retry_ev = evtimer_new(child_base(),
+	    queue_sync_retry, NULL)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	queue_sched_init();
+	queue_recover();
+}
+
+static void
+queue_start(void)
+{
+	queue_sched_start();
+}
+
+static void
+queue_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_QUEUE_CREATE:
+		if (peer != PROC_SMTP)
+			break;
+		queue_create(imsg);
+		return;
+	case IMSG_QUEUE_RCPT:
+		if (peer != PROC_SMTP)
+			break;
+		queue_rcpt(imsg);
+		return;
+	case IMSG_QUEUE_COMMIT:
+		if (peer != PROC_SMTP)
+			break;
+		queue_commit(imsg);
+		return;
+	case IMSG_QUEUE_ABORT:
+		if (peer != PROC_SMTP)
+			break;
+		queue_abort(imsg);
+		return;
+	case IMSG_MDA_RESULT:
+		if (peer != PROC_MDA)
+			break;
+		queue_sched_result(imsg);
+		return;
+	case IMSG_QUEUE_CTL:
+		if (peer != PROC_PARENT)
+			break;
+		queue_ctl(iev, imsg);
+		return;
+	}
+	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
+	    proc_name(peer));
+}
+
+/*
+ * Commits not yet made durable are undone (smtp never said 250 for
+ * them); envelope updates are written, so that what was delivered is
+ * not delivered again after the restart.
+ */
+static void
+queue_shutdown(void)
+{
+	struct queue_incoming	*in;
+
+	if (sync_ev == NULL)
+		return;
+	shutting_down = 1;
+	TAILQ_FOREACH(in, &commits, commit_entry)
+		in->failed = 1;
+	queue_sync_run(-1, 0, NULL);
 }
 
 static const struct child_ops queue_ops = {
 	.role = PROC_QUEUE,
 	.configure = queue_configure,
+	.start = queue_start,
+	.peer = queue_peer,
+	.shutdown = queue_shutdown,
 };
 
 void
 queue_main(const char *conffile)
 {
+	was_root = geteuid() == 0;
 	child_main(&queue_ops, conffile);
 }

@@ -1,0 +1,96 @@
+/*
+ * queue.h: what the files of the queue role share.
+ *
+ *	queue.c		the role: start-up and recovery, messages
+ *			coming in from smtp (CREATE, RCPT, COMMIT, ABORT),
+ *			and the sync pass that makes commits and envelope
+ *			updates durable in batches
+ *	queue_sched.c	the messages in the queue: handing local
+ *			recipients to mda, results, retries, expiry,
+ *			pause, flush, remove
+ *	queue_ctl.c	posternctl's queue commands, relayed by the parent
+ *	lib/spool.c	the files on disk
+ *
+ * A message in memory mirrors its envelope file; the sync pass writes
+ * the memory back whenever a recipient's state changes.
+ */
+
+#ifndef POSTERN_QUEUE_H
+#define POSTERN_QUEUE_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include "compat.h"
+#include <sys/tree.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "imsgev.h"
+#include "spool.h"
+
+/* Where a recipient's task is. */
+enum queue_task_where {
+	QUEUE_TASK_IDLE,	/* nothing to do (final, remote, cancelled) */
+	QUEUE_TASK_READY,	/* due, waiting for a delivery slot */
+	QUEUE_TASK_WAIT,	/* due later (retry) */
+	QUEUE_TASK_FLIGHT,	/* handed to mda, no answer yet */
+};
+
+struct queue_msg;
+
+/* The scheduling state of one recipient of a message. */
+struct queue_task {
+	TAILQ_ENTRY(queue_task)	 ready_entry;
+	RB_ENTRY(queue_task)	 node;		/* wait or flight */
+	struct queue_msg	*msg;
+	size_t			 idx;		/* its rcpt */
+	uint64_t		 id;		/* fresh per tree insertion;
+						 * in flight, the evpid */
+	time_t			 when;		/* due then */
+	enum queue_task_where	 where;
+};
+
+struct queue_msg {
+	RB_ENTRY(queue_msg)	 entry;		/* by msgid */
+	TAILQ_ENTRY(queue_msg)	 sync_entry;	/* sync pass */
+	struct spool_envelope	 env;
+	struct queue_task	*tasks;		/* env.nrcpts of them */
+	int			 inflight;	/* tasks at mda */
+	int			 on_sync;
+	int			 removing;	/* queue remove */
+};
+
+struct queue_stats {
+	size_t	 messages;
+	size_t	 pending_local;		/* local, not yet done */
+	size_t	 deferred;		/* of which tried before */
+	size_t	 remote_waiting;
+	size_t	 in_delivery;
+	int	 paused;
+};
+
+/* queue.c */
+void		 queue_sync_msg(struct queue_msg *);
+
+/* queue_sched.c */
+void		 queue_sched_init(void);
+void		 queue_sched_load(struct spool_envelope *, int recovered);
+void		 queue_sched_start(void);
+void		 queue_sched_result(struct imsg *);
+int		 queue_msg_obsolete(const struct queue_msg *);
+void		 queue_msg_free(struct queue_msg *);
+struct queue_msg *queue_msg_find(const char *);
+struct queue_msg *queue_msg_first(void);
+struct queue_msg *queue_msg_next(struct queue_msg *);
+size_t		 queue_sched_flush(struct queue_msg *);
+void		 queue_sched_remove(struct queue_msg *);
+void		 queue_sched_pause(int);
+void		 queue_sched_stats(struct queue_stats *);
+const char	*queue_rcpt_status(const struct queue_msg *, size_t);
+
+/* queue_ctl.c */
+void		 queue_ctl(struct imsgev *, struct imsg *);
+
+#endif /* POSTERN_QUEUE_H */
