@@ -117,6 +117,10 @@ spool_setup(void)
 			errno = ENOTDIR;
 			return -1;
 		}
+		/* Ours: a wrong mode is corrected, not merely reported. */
+		if ((st.st_mode & 07777) != 0700 &&
+		    chmod(spool_dirs[i], 0700) == -1)
+			return -1;
 	}
 	return 0;
 }

@@ -127,7 +127,7 @@ typedef void	(*spool_load_fn)(struct spool_envelope *, void *arg);
 int		 spool_msgid_valid(const char *);
 void		 spool_msgid_new(char *, size_t);
 
-/* Creates the directories (0700) below the current directory. */
+/* Creates the directories below the current directory, mode 0700. */
 int		 spool_setup(void);
 
 /*

@@ -329,7 +329,11 @@ test_commit_files(void)
 	    (st.st_mode & 0777) == 0700, "incoming/ is a 0700 directory");
 	ok(stat(SPOOL_CORRUPT, &st) == 0 && (st.st_mode & 0777) == 0700,
 	    "corrupt/ is a 0700 directory");
+	if (chmod(SPOOL_MESSAGES, 0755) == -1)
+		die("chmod");
 	ok(spool_setup() == 0, "setup again is fine");
+	ok(stat(SPOOL_MESSAGES, &st) == 0 && (st.st_mode & 0777) == 0700,
+	    "and corrects a wrong mode");
 
 	fd = spool_create(msgid, sizeof(msgid));
 	ok(fd != -1 && spool_msgid_valid(msgid), "create gives an fd and a "
