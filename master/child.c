@@ -230,6 +230,13 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_SHUTDOWN:
 		child_shutdown();
 		break;
+	case IMSG_QUEUE_CTL:
+		/* posternctl's queue commands, relayed by the parent */
+		if (ops->role != PROC_QUEUE || ops->peer == NULL)
+			fatalx("parent sent IMSG_QUEUE_CTL to %s",
+			    proc_name(ops->role));
+		ops->peer(PROC_PARENT, iev, imsg);
+		break;
 	default:
 		fatalx("parent sent unexpected %s", imsg_type_name(
 		    imsg->hdr.type));

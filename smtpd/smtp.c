@@ -91,7 +91,7 @@ smtp_session_find(uint64_t id)
 static struct smtp_ipcount *
 smtp_ipcount_get(const char *ip)
 {
-	struct smtp_ipcount	 key, *c;
+	struct smtp_ipcount	 key;
 
 	(void)strlcpy(key.ip, ip, sizeof(key.ip));
 	return RB_FIND(smtp_ipcounts, &ipcounts, &key);

@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,9 +142,13 @@ smtp_io_error(struct netio *io, void *arg, enum netio_error e,
 	struct smtp_session	*s = arg;
 
 	if (e == NETIO_TIMEOUT) {
-		/* Best effort: the client may still read it. */
-		(void)write(io->fd, "421 4.4.2 Timeout, closing connection\r\n",
-		    39);
+		/* Best effort, in plain text only: the client may still
+		 * read it.  Inside TLS there is no way to add a record
+		 * without the event loop. */
+		if (io->tls == NULL &&
+		    write(io->fd, "421 4.4.2 Timeout, closing connection\r\n",
+		    39) == -1)
+			log_debug("smtp: timeout reply: %s", strerror(errno));
 		smtp_reject_event(s, "timeout", NULL);
 	}
 	if (s->waiting) {
@@ -549,14 +554,6 @@ smtp_mail_params(struct smtp_session *s, const struct addr_params *p)
 	return 0;
 }
 
-static int
-smtp_has_smtputf8(const char *arg)
-{
-	const char	*p = strchr(arg, '>');
-
-	return p != NULL && strcasestr(p, "SMTPUTF8") != NULL;
-}
-
 static void
 smtp_cmd_mail(struct smtp_session *s, char *arg)
 {
@@ -584,7 +581,7 @@ smtp_cmd_mail(struct smtp_session *s, char *arg)
 		(void)smtp_error(s);
 		return;
 	}
-	if (addr_parse_path(arg + 5, 1, smtp_has_smtputf8(arg), &a, &isnull,
+	if (addr_parse_path(arg + 5, ADDR_REVERSE, 0, &a, &isnull,
 	    &params, &why) == -1) {
 		smtp_reply(s, "501 5.1.7 Bad sender address: %s", why);
 		smtp_reject_event(s, "bad sender", why);
@@ -634,7 +631,7 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 		    conf->limits.recipients);
 		return;
 	}
-	if (addr_parse_path(arg + 3, 0, s->smtputf8, &a, &isnull, &params,
+	if (addr_parse_path(arg + 3, ADDR_FORWARD, s->smtputf8, &a, &isnull, &params,
 	    &why) == -1) {
 		smtp_reply(s, "501 5.1.3 Bad recipient address: %s", why);
 		smtp_reject_event(s, "bad recipient", why);
