@@ -1590,7 +1590,7 @@ parse_limits(struct pctx *p, const struct ynode *n, const char *where)
 		{ "message_size", 0 }, { "recipients", 0 },
 		{ "sessions_per_ip", 0 }, { "sessions", 0 },
 		{ "greeting_delay", 0 }, { "command_timeout", 0 },
-		{ "data_timeout", 0 },
+		{ "data_timeout", 0 }, { "errors", 0 },
 	};
 	struct config	*conf = p->conf;
 	struct mapvals	 mv;
@@ -1617,6 +1617,9 @@ parse_limits(struct pctx *p, const struct ynode *n, const char *where)
 		return -1;
 	if (mv.node[6] != NULL && get_duration(p, mv.node[6], mv.where[6],
 	    1, 3600, &conf->limits.data_timeout) == -1)
+		return -1;
+	if (mv.node[7] != NULL && get_int_field(p, mv.node[7], mv.where[7],
+	    1, 1000, &conf->limits.errors) == -1)
 		return -1;
 	return 0;
 }
@@ -1936,6 +1939,7 @@ config_new(void)
 	conf->limits.command_timeout = 300;
 	conf->limits.data_timeout = 180;
 	conf->limits.sessions = 1000;
+	conf->limits.errors = 10;
 	for (i = 0; i < nitems(default_retry); i++)
 		conf->queue.retry[i] = default_retry[i];
 	conf->queue.nretry = nitems(default_retry);

@@ -150,6 +150,7 @@ struct config {
 		time_t		 greeting_delay;	/* MX early talkers */
 		time_t		 command_timeout;
 		time_t		 data_timeout;
+		int		 errors;	/* bad commands, then 421 */
 	} limits;
 
 	struct {

@@ -354,9 +354,13 @@ netio_getline(struct netio *io, size_t max, const char **line, size_t *len)
 			break;
 		/* The tail of an overlong line is never a line of its own. */
 		if (lf == NULL) {
+			if (avail > 0)
+				io->discard_cr = start[avail - 1] == '\r';
 			io->inoff = io->inlen = 0;
 			return 0;
 		}
+		io->discard_crlf = lf > start ? lf[-1] == '\r' :
+		    io->discard_cr;
 		io->inoff += (size_t)(lf - start) + 1;
 		io->discarding = 0;
 	}
@@ -364,12 +368,15 @@ netio_getline(struct netio *io, size_t max, const char **line, size_t *len)
 		if (avail <= max)
 			return 0;
 		*len = avail;
+		io->discard_cr = start[avail - 1] == '\r';
+		io->discard_crlf = 0;
 		io->inoff = io->inlen = 0;
 		io->discarding = 1;
 		return -1;
 	}
 	*len = (size_t)(lf - start) + 1;
 	if (*len > max) {
+		io->discard_crlf = *len >= 2 && start[*len - 2] == '\r';
 		io->inoff += *len;
 		return -1;
 	}

@@ -64,6 +64,8 @@ struct netio {
 
 	int			*freed;		/* set when freed in a cb */
 	int			 discarding;	/* in an overlong line */
+	int			 discard_cr;	/* its last dropped byte: CR */
+	int			 discard_crlf;	/* the last one ended CRLF */
 	int			 eof;
 	int			 error;
 	char			 tls_version[32];
@@ -95,6 +97,9 @@ int		 netio_starttls(struct netio *, struct tls *server_ctx);
  * (including the line end), 0 when no full line is buffered, or -1 when
  * the line exceeds max bytes: then the whole overlong line is dropped
  * (now, or as its bytes arrive) and *len is how much was dropped so far.
+ * Once the next line is returned, discard_crlf tells whether the dropped
+ * line ended with CRLF (rather than a bare LF): SMTP's end of data must
+ * not be found after a bare LF.
  */
 int		 netio_getline(struct netio *, size_t max, const char **line,
 		    size_t *len);

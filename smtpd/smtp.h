@@ -22,7 +22,6 @@
 #include "proto.h"
 
 #define SMTP_LINE_MAX		1000	/* RFC 5321 4.5.3.1.4/6, CRLF in */
-#define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
 #define SMTP_MAX_RECEIVED	100	/* Received: headers: a mail loop */
 #define SMTP_WBUF_SIZE		(64 * 1024)
 
@@ -98,6 +97,7 @@ struct smtp_session {
 	size_t			 msgsize;
 	enum smtp_msg_error	 msgerr;
 	int			 at_line_start;
+	int			 after_long_line;	/* one was just dropped */
 	int			 last_cr;
 	int			 in_headers;
 	int			 nreceived;

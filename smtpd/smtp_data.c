@@ -155,6 +155,7 @@ smtp_data_begin(struct smtp_session *s)
 	s->msgsize = 0;
 	s->msgerr = SMTP_MSG_OK;
 	s->at_line_start = 1;
+	s->after_long_line = 0;
 	s->last_cr = 0;
 	s->in_headers = 1;
 	s->nreceived = 0;
@@ -215,8 +216,15 @@ smtp_data_lines(struct smtp_session *s)
 		return 0;
 	if (r == -1) {
 		smtp_msg_error(s, SMTP_MSG_LONG_LINE);
-		s->at_line_start = 0;	/* its tail is no "." line */
+		s->after_long_line = 1;
 		return 1;
+	}
+	if (s->after_long_line) {
+		/* Only a CRLF-terminated line may precede the final "." */
+		s->at_line_start = s->io->discard_crlf;
+		if (!s->at_line_start)
+			smtp_msg_error(s, SMTP_MSG_BARE_NL);
+		s->after_long_line = 0;
 	}
 	crlf = smtp_line_crlf(s, line, len);
 	if (s->at_line_start && crlf && len == 3 && line[0] == '.') {

@@ -61,7 +61,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	memcpy(buf + n, "\r\n", 2);
 	if (netio_write(s->io, buf, n + 2) == -1)
 		fatal("%s", __func__);
-	log_debug("%016llx > %s", (unsigned long long)s->id, buf);
+	log_debug("%016llx > %.*s", (unsigned long long)s->id, n, buf);
 }
 
 void
@@ -82,7 +82,7 @@ smtp_reject_event(struct smtp_session *s, const char *reason, const char *arg)
 static int
 smtp_error(struct smtp_session *s)
 {
-	if (++s->errors < SMTP_MAX_ERRORS)
+	if (++s->errors < smtp_conf()->limits.errors)
 		return 0;
 	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
 	    smtp_conf()->hostname);

@@ -126,11 +126,16 @@ try:
               "<user@" + "b" * 300 + ".org>",
               "user@other.example",
               "<user@other.example"]
+    c.close()
+    # A session per trick: a session that collects too many errors is
+    # dropped with 421, which would hide what the later tricks get.
     for trick in tricks:
+        c = session()
+        c.cmd("MAIL FROM:<a@remote.test>")
         code, text = c.cmd("RCPT TO:" + trick)
         t.ok(code in (550, 553, 554, 501), "relay trick %s refused (%d)" %
              (trick[:40], code))
-    c.close()
+        c.close()
     time.sleep(0.3)
     t.is_(maildir_files(STATE, "user@other.example"), [],
           "nothing was queued for other.example")
@@ -155,9 +160,10 @@ try:
     c.cmd("RCPT TO:<bob@example.org>")
     part1 = msg("bdat-1")[:40]
     part2 = msg("bdat-1")[40:]
-    t.is_(c.cmd("BDAT %d\r\n%s" % (len(part1), part1))[0], 250,
-          "first BDAT chunk")
-    code, text = c.cmd("BDAT %d LAST\r\n%s" % (len(part2), part2))
+    c.send("BDAT %d\r\n%s" % (len(part1), part1))
+    t.is_(c.reply()[0], 250, "first BDAT chunk")
+    c.send("BDAT %d LAST\r\n%s" % (len(part2), part2))
+    code, text = c.reply()
     t.is_(code, 250, "BDAT LAST queues the message")
     c.close()
     files = wait_maildir(STATE, "bob@example.org", 4)
@@ -209,6 +215,22 @@ try:
     c.send("Subject: long\r\n\r\n" + "y" * 1200 + "\r\n.\r\n")
     t.is_(c.reply()[0], 554, "a 1200-octet data line is refused")
     t.is_(c.cmd("NOOP")[0], 250, "and the session goes on")
+    # An overlong line that ends in a bare LF: the "." after it is no end
+    # of data, so the smuggled command behind it is message text.
+    c.cmd("MAIL FROM:<l@remote.test>")
+    c.cmd("RCPT TO:<alice@example.org>")
+    c.cmd("DATA")
+    c.send("Subject: long\r\n\r\n" + "y" * 1200 + "\n.\r\nNOOP\r\n")
+    c.sock.settimeout(1)
+    try:
+        early = c.reply()
+    except (TimeoutError, OSError):
+        early = None
+    t.is_(early, None, "overlong line + bare LF + '.': still in DATA")
+    c.sock.settimeout(10)
+    c.send("\r\n.\r\n")
+    t.is_(c.reply()[0], 554, "then refused at the real end of data")
+    t.is_(c.cmd("NOOP")[0], 250, "and only then do commands count again")
     c.close()
 
     c = session()
@@ -232,7 +254,8 @@ try:
 
     c = session()
     codes = [c.cmd("BOGUS")[0] for _ in range(10)]
-    t.is_(codes[-1], 421, "ten bad commands: 421")
+    t.is_(codes, [500] * 10, "each bad command: 500")
+    t.is_(c.reply()[0], 421, "the tenth is followed by 421")
     t.ok(c.closed(), "and the connection is closed")
 
     # sessions per IP

@@ -253,6 +253,7 @@ test_defaults(void)
 	is_int(c->limits.recipients, 100, "default recipients");
 	is_int(c->limits.sessions_per_ip, 20, "default sessions_per_ip");
 	is_int(c->limits.sessions, 1000, "default sessions");
+	is_int(c->limits.errors, 10, "default errors");
 	is_int(c->queue.nretry, nitems(retry), "default retry count");
 	for (i = k = 0; i < nitems(retry); i++)
 		k += c->queue.retry[i] == retry[i];
@@ -431,6 +432,8 @@ test_errors(void)
 	    "{message_size: 512}\n", 2, 24, "out of range");
 	expect_error("message_size too large", "hostname: a\nlimits: "
 	    "{message_size: 2G}\n", 2, 24, "out of range");
+	expect_error("errors zero", "hostname: a\nlimits: {errors: 0}\n",
+	    2, 18, "out of range");
 	expect_error("expire as a list", "hostname: a\nqueue: {expire: [5d]}\n",
 	    2, 17, "expected a duration, got a list");
 	expect_error("control group bad", "hostname: a\ncontrol: {group: "
