@@ -44,6 +44,8 @@ struct proc_info {
 
 #define PROC_PARENT_FD	3
 #define PROC_MAX_PEERS	4
+/* A child whose channel to a peer role closed exits with this status. */
+#define PROC_EXIT_PEER_LOST	3
 
 const struct proc_info	*proc_info(enum proc_role);
 int		 proc_role_from_name(const char *);	/* -1 if unknown */

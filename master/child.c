@@ -269,7 +269,9 @@ child_peer_closed(struct imsgev *iev, int error)
 
 	if (error == EBADMSG)
 		fatalx("malformed frame from %s", proc_name(peer));
-	fatalx("lost the channel to %s", proc_name(peer));
+	/* A consequence, not a cause: the parent names the peer's death. */
+	log_warnx("lost the channel to %s", proc_name(peer));
+	exit(PROC_EXIT_PEER_LOST);
 }
 
 static void

@@ -394,12 +394,22 @@ parent_reap(void)
 			continue;
 		children[i].pid = 0;
 		parent_describe_status(status, desc, sizeof(desc));
-		if (shutting_down) {
+		if (shutting_down && (exit_code == 0 ||
+		    (WIFEXITED(status) && WEXITSTATUS(status) == 0))) {
 			log_debug("%s process %s", proc_name(i), desc);
 			continue;
 		}
-		log_warnx("%s process (pid %ld) %s; stopping posternd",
-		    proc_name(i), (long)pid, desc);
+		if (WIFEXITED(status) &&
+		    WEXITSTATUS(status) == PROC_EXIT_PEER_LOST) {
+			/* Its peer died; that death is logged as the cause. */
+			log_warnx("%s process (pid %ld) lost a peer%s",
+			    proc_name(i), (long)pid, shutting_down ? "" :
+			    "; stopping posternd");
+			parent_shutdown(1);
+			continue;
+		}
+		log_warnx("%s process (pid %ld) %s%s", proc_name(i), (long)pid,
+		    desc, shutting_down ? "" : "; stopping posternd");
 		log_event_begin(&ev, "process.died");
 		log_event_add(&ev, "role", "%s", proc_name(i));
 		log_event_add(&ev, "pid", "%ld", (long)pid);
