@@ -1504,7 +1504,7 @@ parse_auth_password(struct pctx *p, const struct ynode *n, const char *where)
 {
 	static const struct keydef defs[] = {
 		{ "min_length", 0 }, { "max_length", 0 }, { "classes", 0 },
-		{ "max_age", 0 }, { "history", 0 },
+		{ "max_age", 0 }, { "history", 0 }, { "cost", 0 },
 	};
 	struct config	*conf = p->conf;
 	struct mapvals	 mv;
@@ -1525,6 +1525,9 @@ parse_auth_password(struct pctx *p, const struct ynode *n, const char *where)
 		return -1;
 	if (mv.node[4] != NULL && get_int_field(p, mv.node[4], mv.where[4],
 	    0, 100, &conf->auth.password.history) == -1)
+		return -1;
+	if (mv.node[5] != NULL && get_int_field(p, mv.node[5], mv.where[5],
+	    1, 11, &conf->auth.password.cost) == -1)
 		return -1;
 	if (conf->auth.password.min_length > conf->auth.password.max_length)
 		return perr(p, mv.node[0] != NULL ? mv.node[0] : n,
@@ -1591,6 +1594,8 @@ parse_limits(struct pctx *p, const struct ynode *n, const char *where)
 		{ "sessions_per_ip", 0 }, { "sessions", 0 },
 		{ "greeting_delay", 0 }, { "command_timeout", 0 },
 		{ "data_timeout", 0 }, { "errors", 0 },
+		{ "user_messages_per_hour", 0 },
+		{ "user_recipients_per_hour", 0 },
 	};
 	struct config	*conf = p->conf;
 	struct mapvals	 mv;
@@ -1620,6 +1625,12 @@ parse_limits(struct pctx *p, const struct ynode *n, const char *where)
 		return -1;
 	if (mv.node[7] != NULL && get_int_field(p, mv.node[7], mv.where[7],
 	    1, 1000, &conf->limits.errors) == -1)
+		return -1;
+	if (mv.node[8] != NULL && get_int_field(p, mv.node[8], mv.where[8],
+	    1, 1000000, &conf->limits.user_messages_per_hour) == -1)
+		return -1;
+	if (mv.node[9] != NULL && get_int_field(p, mv.node[9], mv.where[9],
+	    1, 1000000, &conf->limits.user_recipients_per_hour) == -1)
 		return -1;
 	return 0;
 }
@@ -1924,6 +1935,7 @@ config_new(void)
 	conf->log.facility = LOG_MAIL;
 	conf->tls.protocols = CONFIG_TLS_V12 | CONFIG_TLS_V13;
 	conf->auth.password.min_length = 12;
+	conf->auth.password.cost = 5;
 	conf->auth.password.max_length = 128;
 	conf->auth.password.classes = 3;
 	conf->auth.password.max_age = 0;
@@ -1940,6 +1952,8 @@ config_new(void)
 	conf->limits.data_timeout = 180;
 	conf->limits.sessions = 1000;
 	conf->limits.errors = 10;
+	conf->limits.user_messages_per_hour = 500;
+	conf->limits.user_recipients_per_hour = 2000;
 	for (i = 0; i < nitems(default_retry); i++)
 		conf->queue.retry[i] = default_retry[i];
 	conf->queue.nretry = nitems(default_retry);

@@ -133,6 +133,7 @@ struct config {
 			int	 classes;
 			time_t	 max_age;	/* seconds, 0 = never */
 			int	 history;
+			int	 cost;		/* yescrypt cost, 1..11 */
 		} password;
 		struct {
 			int	 attempts;
@@ -151,6 +152,8 @@ struct config {
 		time_t		 command_timeout;
 		time_t		 data_timeout;
 		int		 errors;	/* bad commands, then 421 */
+		int		 user_messages_per_hour;	/* submission */
+		int		 user_recipients_per_hour;
 	} limits;
 
 	struct {

@@ -9,7 +9,7 @@
 #ifndef POSTERN_PROTO_H
 #define POSTERN_PROTO_H
 
-#define PROTO_VERSION	1
+#define PROTO_VERSION	2
 
 enum imsg_type {
 	IMSG_NONE = 0,
@@ -79,6 +79,36 @@ enum imsg_type {
 	IMSG_QUEUE_CTL_ERROR,
 	IMSG_QUEUE_CTL_END,
 
+	/*
+	 * smtp, imap <-> auth: logins (RFC 4954 AUTH, IMAP LOGIN).
+	 * LOGIN: u64 reqid, u32 service (AUTH_SVC_*), str client ip,
+	 *	str user, str secret.  The secret is the password, the
+	 *	password immediately followed by the current TOTP code, or
+	 *	an app password.  Both sides wipe it (explicit_bzero) after
+	 *	use; it is never logged.
+	 * LOGIN_RESULT: u64 reqid, u32 result (AUTH_*), str account (the
+	 *	canonical address on AUTH_OK, else ""), str text (a short
+	 *	human reason for the reply, e.g. "password expired"; never
+	 *	says whether the user exists).  auth sends it only after
+	 *	its throttling delay, so the requester just relays it.
+	 * SENDER: u64 reqid, str account, str address.  May this account
+	 *	use address as envelope sender or header From: (its own
+	 *	address, or an alias that expands to it)?
+	 * SENDER_RESULT: u64 reqid, u32 ok (1 or 0)
+	 */
+	IMSG_AUTH_LOGIN,
+	IMSG_AUTH_LOGIN_RESULT,
+	IMSG_AUTH_SENDER,
+	IMSG_AUTH_SENDER_RESULT,
+
+	/* parent <-> auth: posternctl user commands, relayed, framed as
+	 * the queue's: REQUEST: u32 ctlid, then the ctl_request payload;
+	 * OUTPUT/ERROR: u32 ctlid, str text;  END: u32 ctlid, u32 status */
+	IMSG_AUTH_CTL,
+	IMSG_AUTH_CTL_OUTPUT,
+	IMSG_AUTH_CTL_ERROR,
+	IMSG_AUTH_CTL_END,
+
 	IMSG_TYPE_MAX
 };
 
@@ -89,6 +119,18 @@ enum rcpt_result {
 	RCPT_UNKNOWN,		/* ours, but no such user: 550 5.1.1 */
 	RCPT_RELAY_DENIED,	/* not ours and not allowed: 554 5.7.1 */
 	RCPT_TEMPFAIL,		/* try later: 451 4.3.0 */
+};
+
+enum auth_service {
+	AUTH_SVC_SMTP = 1,	/* submission */
+	AUTH_SVC_IMAP,
+};
+
+enum auth_result {
+	AUTH_OK = 1,
+	AUTH_FAIL,		/* 535 5.7.8 / NO [AUTHENTICATIONFAILED] */
+	AUTH_EXPIRED,		/* right password, too old: 535 5.7.8 expired */
+	AUTH_TEMPFAIL,		/* 454 4.7.0 / NO [UNAVAILABLE] */
 };
 
 enum dest_kind {

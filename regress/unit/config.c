@@ -254,6 +254,11 @@ test_defaults(void)
 	is_int(c->limits.sessions_per_ip, 20, "default sessions_per_ip");
 	is_int(c->limits.sessions, 1000, "default sessions");
 	is_int(c->limits.errors, 10, "default errors");
+	is_int(c->limits.user_messages_per_hour, 500,
+	    "default user_messages_per_hour");
+	is_int(c->limits.user_recipients_per_hour, 2000,
+	    "default user_recipients_per_hour");
+	is_int(c->auth.password.cost, 5, "default password cost");
 	is_int(c->queue.nretry, nitems(retry), "default retry count");
 	for (i = k = 0; i < nitems(retry); i++)
 		k += c->queue.retry[i] == retry[i];
@@ -432,6 +437,8 @@ test_errors(void)
 	    "{message_size: 512}\n", 2, 24, "out of range");
 	expect_error("message_size too large", "hostname: a\nlimits: "
 	    "{message_size: 2G}\n", 2, 24, "out of range");
+	expect_error("cost too high", "hostname: a\nauth: {password: "
+	    "{cost: 12}}\n", 2, 25, "out of range");
 	expect_error("errors zero", "hostname: a\nlimits: {errors: 0}\n",
 	    2, 18, "out of range");
 	expect_error("expire as a list", "hostname: a\nqueue: {expire: [5d]}\n",
