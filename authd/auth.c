@@ -276,7 +276,7 @@ auth_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
 	case IMSG_AUTH_RCPT:
-		if (peer != PROC_SMTP)
+		if (peer != PROC_SMTP && peer != PROC_QUEUE)
 			break;
 		auth_rcpt(iev, imsg);
 		return;

@@ -38,6 +38,7 @@ static const struct {
 	{ PROC_SMTP,	PROC_QUEUE },
 	{ PROC_QUEUE,	PROC_MDA },
 	{ PROC_QUEUE,	PROC_MTA },
+	{ PROC_QUEUE,	PROC_AUTH },	/* where a DSN goes */
 	{ PROC_IMAP,	PROC_AUTH },
 	{ PROC_MDA,	PROC_IMAP },
 };
