@@ -23,13 +23,29 @@ POSTERND = os.path.join(BUILD, "posternd")
 POSTERNCTL = os.path.join(BUILD, "posternctl")
 IS_ROOT = os.geteuid() == 0
 
+# What ASan, UBSan and LSan print; any of it in a log is a failing test.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
+                   "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehavior")
+_tap = None
+
+
+def sanitizer_check(text, what):
+    """Fails the running test when text holds a sanitizer report."""
+    hits = [m for m in SANITIZER_MARKS if m in (text or "")]
+    if hits and _tap is not None:
+        _tap.ok(False, "no sanitizer report in %s" % what)
+        _tap.diag(text[-4000:])
+    return not hits
+
 
 class TAP:
     """A TAP producer: ok/is_/done, plus skip with a stated reason."""
 
     def __init__(self):
+        global _tap
         self.n = 0
         self.failed = 0
+        _tap = self
 
     def ok(self, cond, name):
         self.n += 1
@@ -232,10 +248,12 @@ class Server:
                 os.setgid(gid)
             if uid is not None:
                 os.setuid(uid)
-        return subprocess.run([POSTERNCTL, "-s", self.socket] + list(args),
-                              capture_output=True, text=True, input=input,
-                              preexec_fn=drop if uid is not None else None,
-                              timeout=30)
+        r = subprocess.run([POSTERNCTL, "-s", self.socket] + list(args),
+                           capture_output=True, text=True, input=input,
+                           preexec_fn=drop if uid is not None else None,
+                           timeout=30)
+        sanitizer_check(r.stderr, "posternctl's stderr")
+        return r
 
     def status(self):
         r = self.ctl("--json", "status")
@@ -255,6 +273,7 @@ class Server:
 
     def cleanup(self):
         self.stop()
+        sanitizer_check(self.read_log(), "posternd's log")
         if os.environ.get("POSTERN_KEEP"):
             print("# kept %s" % self.dir)
             return
