@@ -43,6 +43,8 @@ struct ctl_conn {
 	uint32_t		 id;		/* for answers relayed */
 	int			 relayed;	/* the queue is answering */
 	int			 status_json;	/* close the status object */
+	char			 audit_cmd[512]; /* logged when answered */
+	int			 audit_pending;
 };
 TAILQ_HEAD(, ctl_conn)		 ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 
@@ -220,36 +222,54 @@ control_error(struct ctl_conn *c, const char *fmt, ...)
 }
 
 static void
-control_end(struct ctl_conn *c, uint32_t status)
-{
-	(void)imsgev_compose(&c->iev, IMSG_CTL_END, 0, 0, -1, &status,
-	    sizeof(status));
-	c->done = 1;
-}
-
-static void
-control_audit(const char *name, struct ctl_conn *c, struct ctl_request *req,
-    const char *result)
+control_audit_log(const char *name, struct ctl_conn *c, const char *result)
 {
 	struct log_event	 ev;
-	char			 cmd[512];
-	int			 i;
 
-	cmd[0] = '\0';
-	for (i = 0; i < req->argc; i++) {
-		if (i > 0)
-			(void)strlcat(cmd, " ", sizeof(cmd));
-		(void)strlcat(cmd, req->argv[i], sizeof(cmd));
-	}
 	log_event_begin(&ev, name);
 	log_event_add(&ev, "uid", "%u", c->uid);
 	log_event_add(&ev, "user", "%s", c->user);
 	log_event_add(&ev, "pid", "%ld", (long)c->pid);
 	log_event_add(&ev, "role", "%s", config_role_name(c->role));
-	log_event_add(&ev, "command", "%s", cmd);
+	log_event_add(&ev, "command", "%s", c->audit_cmd);
 	if (result != NULL)
 		log_event_add(&ev, "result", "%s", result);
 	log_event_end(&ev);
+}
+
+/*
+ * The command line as the audit trail shows it.  Secrets never travel
+ * as arguments (posternctl sends them as a separate request field), so
+ * every argument can be shown.
+ */
+static void
+control_audit_cmd(struct ctl_conn *c, struct ctl_request *req)
+{
+	int	 i;
+
+	c->audit_cmd[0] = '\0';
+	for (i = 0; i < req->argc; i++) {
+		if (i > 0)
+			(void)strlcat(c->audit_cmd, " ", sizeof(c->audit_cmd));
+		(void)strlcat(c->audit_cmd, req->argv[i], sizeof(c->audit_cmd));
+	}
+}
+
+/*
+ * Every answer ends here, also for commands the queue or auth answered,
+ * so the audit record carries the real outcome.
+ */
+static void
+control_end(struct ctl_conn *c, uint32_t status)
+{
+	if (c->audit_pending) {
+		control_audit_log("control.command", c, status == 0 ? "ok" :
+		    "failed");
+		c->audit_pending = 0;
+	}
+	(void)imsgev_compose(&c->iev, IMSG_CTL_END, 0, 0, -1, &status,
+	    sizeof(status));
+	c->done = 1;
 }
 
 static const struct ctl_command *
@@ -279,17 +299,18 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 		imsgev_clear(&c->iev);
 		return;
 	}
+	control_audit_cmd(c, &req);
 	if ((cmd = control_find(&req)) == NULL) {
-		control_audit("control.command", c, &req, "unknown");
+		control_audit_log("control.command", c, "unknown");
 		control_error(c, "unknown command: %s", req.argv[0]);
 		control_end(c, 1);
 	} else if (c->role < cmd->min_role) {
-		control_audit("control.denied", c, &req, NULL);
+		control_audit_log("control.denied", c, NULL);
 		control_error(c, "permission denied: %s needs the %s role",
 		    req.argv[0], config_role_name(cmd->min_role));
 		control_end(c, 1);
 	} else {
-		control_audit("control.command", c, &req, "ok");
+		c->audit_pending = 1;
 		cmd->fn(c, &req);
 	}
 	ctl_request_free(&req);
@@ -298,6 +319,8 @@ control_request(struct ctl_conn *c, struct imsg *imsg)
 static void
 control_conn_free(struct ctl_conn *c)
 {
+	if (c->audit_pending)
+		control_audit_log("control.command", c, "client gone");
 	TAILQ_REMOVE(&ctl_conns, c, entry);
 	imsgev_clear(&c->iev);
 	free(c);

@@ -184,6 +184,10 @@ try:
     r = srv.ctl("queue", "show", "0000000000000000")
     t.ok(r.returncode != 0 and "no message" in r.stderr,
          "queue show of an unknown id fails")
+    t.ok(wait(lambda: any(e.get("command") == "queue show 0000000000000000"
+                          and e.get("result") == "failed"
+                          for e in events(srv, "control.command"))),
+         "the audit trail records that it failed")
     r = srv.ctl("queue", "remove", qid or "x")
     t.is_(r.returncode, 0, "queue remove")
     t.ok(wait(lambda: os.listdir(os.path.join(Q, "envelopes")) == []),
