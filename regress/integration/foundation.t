@@ -4,6 +4,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,12 @@ ROLES = {"smtp": ("postern", "empty"), "mta": ("postern", "empty"),
          "mda": ("postern-vmail", "mail"), "imap": ("postern-vmail", "mail"),
          "auth": ("postern-auth", "auth")}
 
-srv = Server()
+srv = Server(listeners=[("mx", "smtp", "starttls"),
+                        ("mx6", "smtp", "starttls", "::1"),
+                        ("submission", "submission", "starttls"),
+                        ("submissions", "submission", "implicit"),
+                        ("imap", "imap", "starttls"),
+                        ("imaps", "imap", "implicit")])
 try:
     # -n: the config check
     r = subprocess.run([POSTERND, "-n", "-f", srv.conf], capture_output=True,
@@ -71,9 +77,12 @@ try:
     t.is_(os.listdir(os.path.join(srv.state, "empty")), [],
           "the network roles' chroot is empty")
 
-    want = {("127.0.0.1", l["port"]) for l in srv.listeners}
+    want = {(l["address"], l["port"]) for l in srv.listeners}
     got = listening_sockets(tree_pids(srv.proc.pid))
     t.is_(got, want, "exactly the configured listeners are open")
+    with socket.create_connection(("::1", srv.port["mx6"]), timeout=10) as c6:
+        t.like(c6.recv(512).decode(errors="replace"), "220 ",
+               "the IPv6 listener greets")
 
     # control socket: mode, group, roles
     sst = os.stat(srv.socket)

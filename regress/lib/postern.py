@@ -142,9 +142,11 @@ class Server:
                          ("imaps", "imap", "implicit")]
         ports = free_ports(len(listeners))
         self.listeners = []
-        for (name, service, tls), port in zip(listeners, ports):
+        for spec, port in zip(listeners, ports):
+            name, service, tls = spec[:3]
+            address = spec[3] if len(spec) > 3 else "127.0.0.1"
             self.listeners.append({"name": name, "service": service,
-                                   "address": "127.0.0.1", "port": port,
+                                   "address": address, "port": port,
                                    "tls": tls})
         self.port = {l["name"]: l["port"] for l in self.listeners}
         self.accounts = accounts or []
@@ -166,7 +168,7 @@ class Server:
                "listeners:"]
         for l in self.listeners:
             out.append("  - {name: %(name)s, service: %(service)s, "
-                       "address: %(address)s, port: %(port)d, "
+                       "address: \"%(address)s\", port: %(port)d, "
                        "tls: %(tls)s}" % l)
         out.append("domains:")
         for d in self.domains:
