@@ -25,6 +25,7 @@
 static void	netio_update(struct netio *);
 static void	netio_event(evutil_socket_t, short, void *);
 static int	netio_accept_tls(struct netio *, struct tls *);
+static int	netio_call(struct netio *, netio_cb);
 
 struct netio *
 netio_new(struct event_base *base, int fd, size_t inmax, netio_cb on_input,
@@ -249,7 +250,15 @@ netio_handshake(struct netio *io)
 	    sizeof(io->tls_version));
 	(void)strlcpy(io->tls_cipher, c != NULL ? c : "?",
 	    sizeof(io->tls_cipher));
+	if (!netio_call(io, io->on_tls))
+		return;
 	netio_update(io);
+}
+
+void
+netio_set_tls_cb(struct netio *io, netio_cb cb)
+{
+	io->on_tls = cb;
 }
 
 /* Calls a callback and tells whether io still exists afterwards. */

@@ -60,6 +60,7 @@ struct netio {
 	netio_cb		 on_input;
 	netio_cb		 on_drained;
 	netio_err_cb		 on_error;
+	netio_cb		 on_tls;	/* handshake done */
 	void			*arg;
 
 	int			*freed;		/* set when freed in a cb */
@@ -81,6 +82,8 @@ struct netio	*netio_new(struct event_base *, int fd, size_t inmax,
 		    netio_err_cb on_error, void *arg);
 void		 netio_free(struct netio *);
 void		 netio_set_timeout(struct netio *, int seconds);
+/* Called once a TLS handshake completed (tls_version/tls_cipher set). */
+void		 netio_set_tls_cb(struct netio *, netio_cb);
 /* Suspends or resumes reading (the bytes stay in the kernel). */
 void		 netio_pause(struct netio *, int);
 

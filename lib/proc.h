@@ -46,6 +46,8 @@ struct proc_info {
 #define PROC_MAX_PEERS	4
 /* A child whose channel to a peer role closed exits with this status. */
 #define PROC_EXIT_PEER_LOST	3
+/* A child that made a system call its seccomp filter forbids. */
+#define PROC_EXIT_SANDBOX	4
 
 const struct proc_info	*proc_info(enum proc_role);
 int		 proc_role_from_name(const char *);	/* -1 if unknown */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "posternd.h"
 #include "proto.h"
+#include "sandbox.h"
 #include "tlsconf.h"
 
 static const struct child_ops	*ops;
@@ -336,6 +337,7 @@ child_main(const struct child_ops *o, const char *file)
 	if (root[0] != '\0')
 		rootp = root;
 	proc_confine(proc_user_name(conf, ops->role), rootp);
+	sandbox_apply(ops->role);
 
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new");

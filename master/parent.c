@@ -345,7 +345,10 @@ parent_spawn_children(int memfd)
 static const char *
 parent_describe_status(int status, char *buf, size_t sz)
 {
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_SANDBOX)
+		(void)snprintf(buf, sz, "made a forbidden system call "
+		    "(seccomp)");
+	else if (WIFEXITED(status))
 		(void)snprintf(buf, sz, "exited with status %d",
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))

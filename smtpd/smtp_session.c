@@ -31,6 +31,8 @@
 #include "posternd.h"
 #include "smtp.h"
 
+static void	smtp_tls_event(struct smtp_session *, const char *,
+		    const char *);
 static void	smtp_cmd_ehlo(struct smtp_session *, char *, int);
 static void	smtp_cmd_mail(struct smtp_session *, char *);
 static void	smtp_cmd_rcpt(struct smtp_session *, char *);
@@ -141,6 +143,8 @@ smtp_io_error(struct netio *io, void *arg, enum netio_error e,
 {
 	struct smtp_session	*s = arg;
 
+	if (e == NETIO_TLSERR)
+		smtp_tls_event(s, "failed", msg);
 	if (e == NETIO_TIMEOUT) {
 		/* Best effort, in plain text only: the client may still
 		 * read it.  Inside TLS there is no way to add a record
@@ -175,6 +179,30 @@ static void
 smtp_io_input(struct netio *io, void *arg)
 {
 	smtp_process(arg);
+}
+
+static void
+smtp_tls_event(struct smtp_session *s, const char *result, const char *err)
+{
+	struct log_event	 ev;
+
+	log_event_begin(&ev, "smtp.tls");
+	log_event_add(&ev, "session", "%016llx", (unsigned long long)s->id);
+	log_event_add(&ev, "ip", "%s", s->ip);
+	log_event_add(&ev, "result", "%s", result);
+	if (err != NULL)
+		log_event_add(&ev, "error", "%s", err);
+	else {
+		log_event_add(&ev, "version", "%s", s->io->tls_version);
+		log_event_add(&ev, "cipher", "%s", s->io->tls_cipher);
+	}
+	log_event_end(&ev);
+}
+
+static void
+smtp_io_tls(struct netio *io, void *arg)
+{
+	smtp_tls_event(arg, "ok", NULL);
 }
 
 static void
@@ -242,6 +270,7 @@ smtp_session_new(struct smtp_listener *l, int fd,
 		return;
 	}
 	netio_set_timeout(s->io, smtp_conf()->limits.command_timeout);
+	netio_set_tls_cb(s->io, smtp_io_tls);
 	RB_INSERT(smtp_sessions, smtp_sessions_tree(), s);
 	log_event_begin(&ev, "smtp.connect");
 	log_event_add(&ev, "session", "%016llx", (unsigned long long)s->id);

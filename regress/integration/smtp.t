@@ -317,9 +317,15 @@ try:
     t.ok(any(b"via-swaks" in read(f) for f in files), "swaks's message "
          "delivered")
     ev = {e["event"] for e in srv.read_events()}
-    for name in ("smtp.connect", "smtp.mail", "smtp.rcpt", "smtp.reject",
-                 "queue.commit", "delivery.ok"):
+    for name in ("smtp.connect", "smtp.tls", "smtp.mail", "smtp.rcpt",
+                 "smtp.reject", "queue.commit", "delivery.ok"):
         t.ok(name in ev, "event %s logged" % name)
+    tls = [e for e in srv.read_events() if e["event"] == "smtp.tls"]
+    t.ok(any(e.get("result") == "ok" and e.get("version", "").startswith(
+        "TLSv1.") and e.get("cipher") for e in tls),
+        "smtp.tls names the version and cipher")
+    t.ok(any(e.get("result") == "failed" and e.get("error") for e in tls),
+         "a refused TLS 1.1 handshake is logged as smtp.tls failed")
 finally:
     srv.cleanup()
 
