@@ -294,6 +294,10 @@ child_setup_events(void)
 	enum proc_role	 peers[PROC_MAX_PEERS];
 	int		 i, n;
 
+	/* The parent sends nothing but the config before our hello: any
+	 * bytes already read past it would be lost with this buffer. */
+	if (early_ibuf.rlen > early_ibuf.roff || early_ibuf.nrfds > 0)
+		fatalx("parent sent more than the config before hello");
 	imsgbuf_clear(&early_ibuf);
 	imsgev_init(&parent_iev, base, PROC_PARENT_FD, "parent",
 	    child_dispatch_parent, child_parent_closed, NULL);
