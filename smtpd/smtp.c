@@ -1,8 +1,8 @@
 /*
  * smtp.c: the smtp role.  Serves the smtp (MX) and submission listeners
  * the parent hands over, holds the TLS context, counts sessions in total
- * and per client address, and routes the answers of auth and queue to
- * their sessions.
+ * and per client address, and routes the answers of auth (recipients,
+ * logins, senders) and queue to their sessions.
  *
  * Trusts: the parent (config, listeners); auth and queue answers are
  * checked field by field, and an answer for a session that is gone is
@@ -241,6 +241,26 @@ smtp_tls(const char *cert, size_t certlen, const char *key, size_t keylen)
 	tls_ctx = ctx;
 }
 
+/* A login or sender answer from auth, for a session that waits. */
+static void
+smtp_auth_answer(struct imsg *imsg)
+{
+	struct imsg_reader	 r;
+	struct smtp_session	*s;
+	const char		*name = imsg_type_name(imsg->hdr.type);
+	uint64_t		 id;
+
+	imsg_reader_init(&r, imsg, name);
+	id = imsg_read_u64(&r);
+	if ((s = smtp_session_find(id)) == NULL || !s->waiting)
+		fatalx("auth answered %s for session %016llx that does not "
+		    "wait", name, (unsigned long long)id);
+	if (imsg->hdr.type == IMSG_AUTH_LOGIN_RESULT)
+		smtp_session_login_result(s, &r);
+	else
+		smtp_session_sender_result(s, &r);
+}
+
 static void
 smtp_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 {
@@ -259,6 +279,12 @@ smtp_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 			fatalx("auth answered for session %016llx that does "
 			    "not wait", (unsigned long long)id);
 		smtp_session_rcpt_result(s, imsg, &r);
+		return;
+	case IMSG_AUTH_LOGIN_RESULT:
+	case IMSG_AUTH_SENDER_RESULT:
+		if (peer != PROC_AUTH)
+			break;
+		smtp_auth_answer(imsg);
 		return;
 	case IMSG_QUEUE_CREATE_RESULT:
 		if (peer != PROC_QUEUE)

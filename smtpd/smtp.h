@@ -21,9 +21,15 @@
 #include "netio.h"
 #include "proto.h"
 
+struct imsg;
+struct imsg_reader;
+
 #define SMTP_LINE_MAX		1000	/* RFC 5321 4.5.3.1.4/6, CRLF in */
 #define SMTP_MAX_RECEIVED	100	/* Received: headers: a mail loop */
 #define SMTP_WBUF_SIZE		(64 * 1024)
+#define SMTP_AUTH_LINE_MAX	12288	/* RFC 4954 4, CRLF in */
+#define SMTP_SECRET_MAX		1024	/* a password, +TOTP, app password */
+#define SMTP_FROM_MAX		2048	/* the header From:, unfolded */
 
 enum smtp_state {
 	SMTP_S_CONNECTED,	/* greeting sent, waiting for EHLO/HELO */
@@ -44,6 +50,20 @@ enum smtp_msg_error {
 	SMTP_MSG_BARE_NL,
 	SMTP_MSG_LOOP,
 	SMTP_MSG_IOERR,
+};
+
+/* Where an AUTH exchange stands (RFC 4954). */
+enum smtp_auth_step {
+	SMTP_AUTH_NONE,
+	SMTP_AUTH_PLAIN,	/* 334 sent, waiting for the response */
+	SMTP_AUTH_LOGIN_USER,	/* 334 Username: sent */
+	SMTP_AUTH_LOGIN_PASS,	/* 334 Password: sent */
+};
+
+/* Which address an IMSG_AUTH_SENDER asked about. */
+enum smtp_sender_check {
+	SMTP_SENDER_MAIL,	/* MAIL FROM */
+	SMTP_SENDER_HEADER,	/* the header From:, at the end of data */
 };
 
 struct smtp_rcpt {
@@ -81,6 +101,13 @@ struct smtp_session {
 	char			 helo[256];
 	time_t			 started;
 
+	/* AUTH, on submission listeners only */
+	enum smtp_auth_step	 auth_step;
+	const char		*auth_mech;	/* "PLAIN" or "LOGIN" */
+	char			 auth_user[CONFIG_ADDR_MAX];
+	char			 account[CONFIG_ADDR_MAX];	/* "": none */
+	enum smtp_sender_check	 sender_check;
+
 	/* the transaction */
 	char			 sender[CONFIG_ADDR_MAX];
 	int			 smtputf8;
@@ -101,8 +128,14 @@ struct smtp_session {
 	int			 last_cr;
 	int			 in_headers;
 	int			 nreceived;
-	char			 hdrbuf[16];	/* a BDAT line's start */
+	char			 hdrbuf[SMTP_LINE_MAX + 2]; /* a BDAT line */
 	size_t			 hdrlen;
+	int			 hdrtrunc;	/* hdrbuf holds only its start */
+	char			 from_hdr[SMTP_FROM_MAX];	/* unfolded */
+	size_t			 from_len;
+	int			 nfrom;		/* From: headers seen */
+	int			 in_from;	/* its continuation lines follow */
+	int			 from_overflow;
 	uint64_t		 bdat_left;
 	int			 bdat_last;	/* -1: DATA, 0/1: BDAT */
 	int			 bdat_skip;	/* refused chunk: drop it */
@@ -141,6 +174,32 @@ void		 smtp_transaction_reset(struct smtp_session *);
 void		 smtp_close(struct smtp_session *, const char *reason);
 void		 smtp_reject_event(struct smtp_session *, const char *reason,
 		    const char *arg);
+int		 smtp_error(struct smtp_session *);
+void		 smtp_mail_accept(struct smtp_session *);
+
+/* smtp_auth.c */
+void		 smtp_cmd_auth(struct smtp_session *, char *);
+void		 smtp_auth_response(struct smtp_session *, char *, size_t);
+void		 smtp_auth_abort(struct smtp_session *);
+void		 smtp_session_login_result(struct smtp_session *,
+		    struct imsg_reader *);
+
+/* smtp_sender.c */
+void		 smtp_sender_check_mail(struct smtp_session *);
+void		 smtp_sender_check_header(struct smtp_session *);
+void		 smtp_session_sender_result(struct smtp_session *,
+		    struct imsg_reader *);
+int		 smtp_limit_reached(struct smtp_session *, int recipients);
+void		 smtp_limit_count(const char *account, int messages,
+		    int recipients);
+
+/* smtp_base64.c */
+ssize_t		 smtp_b64_decode(const char *, size_t, unsigned char *,
+		    size_t);
+
+/* smtp_from.c */
+int		 smtp_from_parse(const char *, size_t, char *, size_t,
+		    const char **);
 
 /* smtp_data.c */
 void		 smtp_data_begin(struct smtp_session *);
@@ -148,6 +207,7 @@ int		 smtp_data_lines(struct smtp_session *);
 int		 smtp_bdat_bytes(struct smtp_session *);
 void		 smtp_data_end(struct smtp_session *);
 void		 smtp_message_reset(struct smtp_session *);
+void		 smtp_commit(struct smtp_session *);
 void		 smtp_queue_abort(const char *);
 
 #endif /* POSTERN_SMTP_H */

@@ -10,6 +10,8 @@
  * and is never taken as commands or as a second message (SMTP
  * smuggling).  Lines are limited to 1000 octets (RFC 5321 4.5.3.1.6),
  * the size to limits.message_size, Received: headers to 100 (a loop).
+ * For an authenticated user the From: header is kept (unfolded) for the
+ * sender check at the end (smtp_sender.c).
  */
 
 #include <sys/types.h>
@@ -160,6 +162,11 @@ smtp_data_begin(struct smtp_session *s)
 	s->in_headers = 1;
 	s->nreceived = 0;
 	s->hdrlen = 0;
+	s->hdrtrunc = 0;
+	s->from_len = 0;
+	s->nfrom = 0;
+	s->in_from = 0;
+	s->from_overflow = 0;
 	smtp_received(s);
 }
 
@@ -168,6 +175,56 @@ smtp_msg_error(struct smtp_session *s, enum smtp_msg_error e)
 {
 	if (s->msgerr == SMTP_MSG_OK)
 		s->msgerr = e;
+}
+
+/* Appends a piece of the From: header, without its line end. */
+static void
+smtp_from_append(struct smtp_session *s, const char *p, size_t len)
+{
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	if (s->hdrtrunc || len >= sizeof(s->from_hdr) - s->from_len) {
+		s->from_overflow = 1;
+		return;
+	}
+	memcpy(s->from_hdr + s->from_len, p, len);
+	s->from_len += len;
+	s->from_hdr[s->from_len] = '\0';
+}
+
+/* "From:", also with the obsolete space before the colon. */
+static int
+smtp_is_from(const char *line, size_t len, size_t *name)
+{
+	size_t	 i = 4;
+
+	if (len < 5 || strncasecmp(line, "From", 4) != 0)
+		return 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len || line[i] != ':')
+		return 0;
+	*name = i + 1;
+	return 1;
+}
+
+/* A submission message's From: header and its continuation lines. */
+static void
+smtp_header_from(struct smtp_session *s, const char *line, size_t len)
+{
+	size_t	 name;
+
+	if (line[0] == ' ' || line[0] == '\t') {
+		if (s->in_from)
+			smtp_from_append(s, line, len);
+		return;
+	}
+	s->in_from = 0;
+	if (!smtp_is_from(line, len, &name))
+		return;
+	s->in_from = 1;
+	if (++s->nfrom == 1)
+		smtp_from_append(s, line + name, len - name);
 }
 
 /* Header lines: count Received: (a loop shows as too many of them). */
@@ -183,6 +240,8 @@ smtp_header_line(struct smtp_session *s, const char *line, size_t len)
 	if (len >= 9 && strncasecmp(line, "Received:", 9) == 0 &&
 	    ++s->nreceived > SMTP_MAX_RECEIVED)
 		smtp_msg_error(s, SMTP_MSG_LOOP);
+	if (s->account[0] != '\0')
+		smtp_header_from(s, line, len);
 }
 
 /*
@@ -281,14 +340,17 @@ smtp_bdat_scan(struct smtp_session *s, const unsigned char *p, size_t len)
 		}
 		/* Keep the start of the line for the header check. */
 		take = n;
-		if (take > sizeof(s->hdrbuf) - s->hdrlen)
+		if (take > sizeof(s->hdrbuf) - s->hdrlen) {
 			take = sizeof(s->hdrbuf) - s->hdrlen;
+			s->hdrtrunc = 1;
+		}
 		memcpy(s->hdrbuf + s->hdrlen, p, take);
 		s->hdrlen += take;
 		s->last_cr = p[n - 1] == '\r';
 		if (lf != NULL) {
 			smtp_header_line(s, s->hdrbuf, s->hdrlen);
 			s->hdrlen = 0;
+			s->hdrtrunc = 0;
 		}
 		p += n;
 	}
@@ -348,7 +410,7 @@ smtp_msg_error_reply(enum smtp_msg_error e)
 	fatalx("%s: %d", __func__, e);
 }
 
-static void
+void
 smtp_commit(struct smtp_session *s)
 {
 	struct smtp_rcpt	*r;
@@ -396,6 +458,10 @@ smtp_data_end(struct smtp_session *s)
 		    smtp_msg_error_reply(s->msgerr));
 		smtp_transaction_reset(s);
 		netio_set_timeout(s->io, smtp_conf()->limits.command_timeout);
+		return;
+	}
+	if (s->account[0] != '\0') {
+		smtp_sender_check_header(s);
 		return;
 	}
 	smtp_commit(s);

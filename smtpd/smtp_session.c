@@ -1,7 +1,7 @@
 /*
  * smtp_session.c: one SMTP session, RFC 5321 with the ESMTP extensions
  * PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS,
- * CHUNKING and DSN.
+ * CHUNKING and DSN, and AUTH on submission listeners (smtp_auth.c).
  *
  * Owns: the session's state machine and replies.  Trusts: nothing the
  * client sends.  Commands are taken one at a time from the input buffer;
@@ -44,7 +44,6 @@ static void	smtp_cmd_quit(struct smtp_session *, char *);
 static void	smtp_cmd_help(struct smtp_session *, char *);
 static void	smtp_cmd_vrfy(struct smtp_session *, char *);
 static void	smtp_cmd_starttls(struct smtp_session *, char *);
-static void	smtp_cmd_auth(struct smtp_session *, char *);
 
 static uint64_t	 smtp_next_id;
 
@@ -81,7 +80,7 @@ smtp_reject_event(struct smtp_session *s, const char *reason, const char *arg)
 }
 
 /* Counts a protocol error; too many end the session. */
-static int
+int
 smtp_error(struct smtp_session *s)
 {
 	if (++s->errors < smtp_conf()->limits.errors)
@@ -382,17 +381,21 @@ smtp_dispatch(struct smtp_session *s, char *line)
 static int
 smtp_next_command(struct smtp_session *s)
 {
-	char		 buf[SMTP_LINE_MAX + 1];
+	char		 buf[SMTP_AUTH_LINE_MAX + 1];
 	const char	*line, *why;
 	size_t		 len;
 	int		 r;
 
-	r = netio_getline(s->io, SMTP_LINE_MAX, &line, &len);
+	/* AUTH lines may be longer (RFC 4954 4); others are cut below. */
+	r = netio_getline(s->io, SMTP_AUTH_LINE_MAX, &line, &len);
 	if (r == 0)
 		return 0;
-	if (r == -1) {
+	if (r == -1 || (len > SMTP_LINE_MAX && s->auth_step ==
+	    SMTP_AUTH_NONE && strncasecmp(line, "AUTH ", 5) != 0)) {
+		smtp_auth_abort(s);
 		smtp_reply(s, "500 5.5.6 Line too long (limit %d)",
-		    SMTP_LINE_MAX);
+		    r == -1 && s->auth_step != SMTP_AUTH_NONE ?
+		    SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX);
 		smtp_reject_event(s, "line too long", NULL);
 		(void)smtp_error(s);
 		return 1;
@@ -409,7 +412,11 @@ smtp_next_command(struct smtp_session *s)
 	}
 	memcpy(buf, line, len);
 	buf[len] = '\0';
-	smtp_dispatch(s, buf);
+	if (s->auth_step != SMTP_AUTH_NONE)
+		smtp_auth_response(s, buf, len);
+	else
+		smtp_dispatch(s, buf);
+	explicit_bzero(buf, len);	/* it may have been a password */
 	return 1;
 }
 
@@ -489,6 +496,10 @@ smtp_cmd_ehlo(struct smtp_session *s, char *arg, int esmtp)
 	if (!s->tls && s->listener->tls == TLSMODE_STARTTLS &&
 	    smtp_tls_ctx() != NULL)
 		smtp_reply(s, "250-STARTTLS");
+	/* RFC 4954 4: never offered where it would be refused. */
+	if (s->tls && s->listener->service == SERVICE_SUBMISSION &&
+	    s->account[0] == '\0')
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
 	smtp_reply(s, "250 HELP");
 }
 
@@ -520,14 +531,6 @@ smtp_cmd_starttls(struct smtp_session *s, char *arg)
 		return;
 	}
 	s->tls = 1;
-}
-
-/* Submission needs AUTH, which comes with its own issue. */
-static void
-smtp_cmd_auth(struct smtp_session *s, char *arg)
-{
-	smtp_reply(s, "502 5.5.1 AUTH not available");
-	(void)smtp_error(s);
 }
 
 static int
@@ -583,12 +586,29 @@ smtp_mail_params(struct smtp_session *s, const struct addr_params *p)
 	return 0;
 }
 
+/* MAIL FROM of an authenticated user: no bounces, limits, owner. */
+static void
+smtp_mail_submission(struct smtp_session *s)
+{
+	if (s->sender[0] == '\0') {
+		smtp_reply(s, "553 5.7.1 A user may not send with the null "
+		    "sender <>");
+		smtp_reject_event(s, "null sender from user", s->account);
+		(void)smtp_error(s);
+		return;
+	}
+	if (smtp_limit_reached(s, 0) == -1) {
+		s->sender[0] = '\0';
+		return;
+	}
+	smtp_sender_check_mail(s);
+}
+
 static void
 smtp_cmd_mail(struct smtp_session *s, char *arg)
 {
 	struct addr_params	 params;
 	struct mailaddr		 a;
-	struct log_event	 ev;
 	const char		*why = NULL;
 	int			 isnull = 0;
 
@@ -604,7 +624,8 @@ smtp_cmd_mail(struct smtp_session *s, char *arg)
 		(void)smtp_error(s);
 		return;
 	}
-	if (s->listener->service == SERVICE_SUBMISSION) {
+	if (s->listener->service == SERVICE_SUBMISSION &&
+	    s->account[0] == '\0') {
 		smtp_reply(s, "530 5.7.0 Authentication required");
 		smtp_reject_event(s, "authentication required", NULL);
 		(void)smtp_error(s);
@@ -625,10 +646,24 @@ smtp_cmd_mail(struct smtp_session *s, char *arg)
 		s->sender[0] = '\0';
 	else
 		addr_format(&a, s->sender, sizeof(s->sender));
+	if (s->account[0] != '\0') {
+		smtp_mail_submission(s);
+		return;
+	}
+	smtp_mail_accept(s);
+}
+
+void
+smtp_mail_accept(struct smtp_session *s)
+{
+	struct log_event	 ev;
+
 	s->state = SMTP_S_MAIL;
 	log_event_begin(&ev, "smtp.mail");
 	log_event_add(&ev, "session", "%016llx", (unsigned long long)s->id);
 	log_event_add(&ev, "from", "%s", s->sender);
+	if (s->account[0] != '\0')
+		log_event_add(&ev, "user", "%s", s->account);
 	log_event_end(&ev);
 	smtp_reply(s, "250 2.1.0 Sender ok");
 }
@@ -685,9 +720,11 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 		(void)smtp_error(s);
 		return;
 	}
+	if (s->account[0] != '\0' && smtp_limit_reached(s, 1) == -1)
+		return;
 	ibuf_init(&ib);
 	ibuf_add_u64(&ib, s->id);
-	ibuf_add_u32(&ib, 0);
+	ibuf_add_u32(&ib, s->account[0] != '\0' ? RCPT_FLAG_AUTHENTICATED : 0);
 	ibuf_add_str(&ib, s->pending_rcpt);
 	if (ib.error)
 		fatalx("%s: ibuf", __func__);
@@ -732,6 +769,8 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 	switch (result) {
 	case RCPT_OK:
 		s->nrcpt++;
+		if (s->account[0] != '\0')
+			smtp_limit_count(s->account, 0, 1);
 		s->state = SMTP_S_RCPT;
 		log_event_begin(&ev, "smtp.rcpt");
 		log_event_add(&ev, "session", "%016llx",
@@ -943,7 +982,8 @@ static void
 smtp_cmd_help(struct smtp_session *s, char *arg)
 {
 	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT");
-	smtp_reply(s, "214 2.0.0 RSET NOOP QUIT HELP VRFY STARTTLS");
+	smtp_reply(s, "214 2.0.0 RSET NOOP QUIT HELP VRFY STARTTLS%s",
+	    s->listener->service == SERVICE_SUBMISSION ? " AUTH" : "");
 }
 
 /* RFC 5321 3.5.3: 252, and never tell whether the user exists. */

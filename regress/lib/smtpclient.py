@@ -1,6 +1,7 @@
 """A raw SMTP client for tests that need to send exactly the bytes they
 choose (pipelining, smuggling, junk), plus Maildir helpers."""
 
+import base64
 import os
 import socket
 import ssl
@@ -8,9 +9,12 @@ import time
 
 
 class Raw:
-    def __init__(self, port, host="127.0.0.1", timeout=10):
+    def __init__(self, port, host="127.0.0.1", timeout=10, tls=False):
+        """tls=True: TLS from the first byte (port 465)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        if tls:
+            self.starttls()
 
     def send(self, data):
         if isinstance(data, str):
@@ -61,6 +65,46 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+def b64(data):
+    """base64 of a str or bytes, as str (for AUTH responses)."""
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def plain(user, password, authzid=""):
+    """The AUTH PLAIN response for user and password (RFC 4616)."""
+    return b64("%s\0%s\0%s" % (authzid, user, password))
+
+
+def submission(port, user=None, password=None, implicit=False):
+    """A Raw session on a submission port, EHLO done, TLS up (STARTTLS
+    unless implicit), and logged in with AUTH PLAIN when user is given."""
+    c = Raw(port, tls=implicit)
+    code, _ = c.reply()
+    assert code == 220, code
+    c.cmd("EHLO client.test")
+    if not implicit:
+        code, _ = c.cmd("STARTTLS")
+        assert code == 220, code
+        c.starttls()
+        c.cmd("EHLO client.test")
+    if user is not None:
+        code, text = c.cmd("AUTH PLAIN " + plain(user, password))
+        assert code == 235, text
+    return c
+
+
+def wait_for(cond, timeout=10):
+    """Polls cond() until it is true or timeout seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def maildir_files(state, address, sub="new"):
