@@ -22,12 +22,13 @@
 #include "spool.h"
 
 #define SPOOL_PATH_MAX		512
-#define SPOOL_LINE_MAX		4096
-#define SPOOL_MAX_TOKENS	9
+#define SPOOL_LINE_MAX		8192
+#define SPOOL_MAX_TOKENS	10
 #define SPOOL_CREATE_TRIES	16
 #define SPOOL_SIZE_MAX		((uint64_t)1 << 53)
-#define SPOOL_ENC_MAX		(3 * SPOOL_REASON_MAX + 1)
-#define SPOOL_VERSION_LINE	"postern-envelope 1"
+#define SPOOL_ENC_MAX		(3 * SPOOL_ORCPT_MAX + 1)
+#define SPOOL_VERSION		2
+#define SPOOL_NOTIFY_MAX	0xf
 
 /* A growable output buffer; the first failure sticks. */
 struct spool_buf {
@@ -356,6 +357,8 @@ spool_state_name(enum spool_rcpt_state state)
 		return "done";
 	case SPOOL_RCPT_FAILED:
 		return "failed";
+	case SPOOL_RCPT_BOUNCE:
+		return "bounce";
 	}
 	return NULL;
 }
@@ -370,6 +373,18 @@ spool_kind_name(uint32_t kind)
 		return "remote";
 	}
 	return NULL;
+}
+
+static const char *
+spool_ret_name(int ret)
+{
+	switch (ret) {
+	case SPOOL_RET_FULL:
+		return "full";
+	case SPOOL_RET_HDRS:
+		return "hdrs";
+	}
+	return "-";
 }
 
 static int
@@ -520,12 +535,15 @@ spool_envelope_encode(const struct spool_envelope *env, size_t *len)
 		return NULL;
 	}
 	memset(&b, 0, sizeof(b));
-	spool_buf_printf(&b, "%s\nmsgid %s\ncreated %lld\nsize %llu\n",
-	    SPOOL_VERSION_LINE, env->msgid, (long long)env->created,
+	spool_buf_printf(&b, "postern-envelope %d\nmsgid %s\ncreated %lld\n"
+	    "size %llu\n", SPOOL_VERSION, env->msgid, (long long)env->created,
 	    (unsigned long long)env->size);
 	spool_buf_field(&b, "sender ", env->sender);
 	spool_buf_field(&b, "\nclient ", env->client);
 	spool_buf_field(&b, "\nhelo ", env->helo);
+	spool_buf_printf(&b, "\ndsn %s %s", env->is_report ? "report" :
+	    "message", spool_ret_name(env->ret));
+	spool_buf_field(&b, " ", env->envid);
 	spool_buf_add(&b, "\n", 1);
 	for (i = 0; i < env->nrcpts; i++) {
 		r = &env->rcpts[i];
@@ -535,6 +553,8 @@ spool_envelope_encode(const struct spool_envelope *env, size_t *len)
 		spool_buf_field(&b, " ", r->dest);
 		spool_buf_field(&b, " ", r->orig);
 		spool_buf_field(&b, " ", r->reason);
+		spool_buf_printf(&b, " %u", r->notify);
+		spool_buf_field(&b, " ", r->orcpt);
 		spool_buf_add(&b, "\n", 1);
 	}
 	spool_buf_add(&b, "end\n", 4);
@@ -593,6 +613,11 @@ spool_rcpt_check(const struct spool_rcpt *r, char *err, size_t errsz)
 		return spool_fail(err, errsz, "bad original recipient");
 	if (strnlen(r->reason, sizeof(r->reason)) == sizeof(r->reason))
 		return spool_fail(err, errsz, "bad reason");
+	if (r->notify > SPOOL_NOTIFY_MAX || ((r->notify & SPOOL_NOTIFY_NEVER) &&
+	    r->notify != SPOOL_NOTIFY_NEVER))
+		return spool_fail(err, errsz, "bad notify");
+	if (!spool_text_ok(r->orcpt, sizeof(r->orcpt)))
+		return spool_fail(err, errsz, "bad orcpt");
 	return 0;
 }
 
@@ -615,6 +640,14 @@ spool_envelope_check(const struct spool_envelope *env, char *err,
 		return spool_fail(err, errsz, "bad client");
 	if (!spool_text_ok(env->helo, sizeof(env->helo)))
 		return spool_fail(err, errsz, "bad helo");
+	if (env->ret != SPOOL_RET_NONE && env->ret != SPOOL_RET_FULL &&
+	    env->ret != SPOOL_RET_HDRS)
+		return spool_fail(err, errsz, "bad ret");
+	if (!spool_text_ok(env->envid, sizeof(env->envid)))
+		return spool_fail(err, errsz, "bad envid");
+	if (env->is_report != 0 && (env->is_report != 1 ||
+	    env->sender[0] != '\0'))
+		return spool_fail(err, errsz, "a report with a sender");
 	if (env->nrcpts == 0 || env->nrcpts > SPOOL_MAX_RCPTS)
 		return spool_fail(err, errsz, "bad number of recipients");
 	for (i = 0; i < env->nrcpts; i++)
@@ -667,6 +700,7 @@ struct spool_parser {
 	const char	*buf;
 	size_t		 len;
 	size_t		 off;
+	int		 version;
 	size_t		 lineno;
 	char		 line[SPOOL_LINE_MAX];
 	char		*tok[SPOOL_MAX_TOKENS];
@@ -748,7 +782,7 @@ spool_parse_state(const char *s, enum spool_rcpt_state *state)
 {
 	enum spool_rcpt_state	 st;
 
-	for (st = SPOOL_RCPT_PENDING; st <= SPOOL_RCPT_FAILED; st++)
+	for (st = SPOOL_RCPT_PENDING; st <= SPOOL_RCPT_BOUNCE; st++)
 		if (strcmp(s, spool_state_name(st)) == 0) {
 			*state = st;
 			return 0;
@@ -762,7 +796,8 @@ spool_parse_rcpt(struct spool_parser *p, struct spool_rcpt *r)
 {
 	unsigned long long	 v;
 
-	if (p->ntok != 8 || spool_parse_kind(p->tok[1], &r->kind) == -1 ||
+	if (p->ntok != (p->version == 1 ? 8 : 10) ||
+	    spool_parse_kind(p->tok[1], &r->kind) == -1 ||
 	    spool_parse_state(p->tok[2], &r->state) == -1)
 		return -1;
 	if (spool_num(p->tok[3], SPOOL_ATTEMPTS_MAX, &v) == -1)
@@ -775,7 +810,12 @@ spool_parse_rcpt(struct spool_parser *p, struct spool_rcpt *r)
 	    spool_str_decode(p->tok[6], r->orig, sizeof(r->orig)) == -1 ||
 	    spool_str_decode(p->tok[7], r->reason, sizeof(r->reason)) == -1)
 		return -1;
-	return 0;
+	if (p->version == 1)
+		return 0;
+	if (spool_num(p->tok[8], SPOOL_NOTIFY_MAX, &v) == -1)
+		return -1;
+	r->notify = (uint32_t)v;
+	return spool_str_decode(p->tok[9], r->orcpt, sizeof(r->orcpt));
 }
 
 static int
@@ -799,6 +839,33 @@ spool_add_rcpt(struct spool_envelope *env, size_t *cap,
 	return 0;
 }
 
+/* dsn <type> <ret> <envid> */
+static int
+spool_parse_dsn(struct spool_parser *p, struct spool_envelope *env,
+    char *err, size_t errsz)
+{
+	if (spool_next_line(p, err, errsz) == -1)
+		return -1;
+	if (p->ntok != 4 || strcmp(p->tok[0], "dsn") != 0)
+		return spool_fail(err, errsz, "line %zu: expected dsn",
+		    p->lineno);
+	if (strcmp(p->tok[1], "report") == 0)
+		env->is_report = 1;
+	else if (strcmp(p->tok[1], "message") != 0)
+		return spool_fail(err, errsz, "line %zu: bad dsn type",
+		    p->lineno);
+	for (env->ret = SPOOL_RET_NONE; env->ret <= SPOOL_RET_HDRS;
+	    env->ret++)
+		if (strcmp(p->tok[2], spool_ret_name(env->ret)) == 0)
+			break;
+	if (env->ret > SPOOL_RET_HDRS)
+		return spool_fail(err, errsz, "line %zu: bad ret", p->lineno);
+	if (spool_str_decode(p->tok[3], env->envid, sizeof(env->envid)) == -1)
+		return spool_fail(err, errsz, "line %zu: bad envid",
+		    p->lineno);
+	return 0;
+}
+
 static int
 spool_parse_header(struct spool_parser *p, struct spool_envelope *env,
     char *err, size_t errsz)
@@ -808,8 +875,9 @@ spool_parse_header(struct spool_parser *p, struct spool_envelope *env,
 	if (spool_next_line(p, err, errsz) == -1)
 		return -1;
 	if (p->ntok != 2 || strcmp(p->tok[0], "postern-envelope") != 0 ||
-	    strcmp(p->tok[1], "1") != 0)
-		return spool_fail(err, errsz, "not a version 1 envelope");
+	    (strcmp(p->tok[1], "1") != 0 && strcmp(p->tok[1], "2") != 0))
+		return spool_fail(err, errsz, "not a version 1 or 2 envelope");
+	p->version = p->tok[1][0] - '0';
 	if (spool_parse_str(p, "msgid", env->msgid, sizeof(env->msgid), err,
 	    errsz) == -1)
 		return -1;
@@ -827,7 +895,9 @@ spool_parse_header(struct spool_parser *p, struct spool_envelope *env,
 	    spool_parse_str(p, "helo", env->helo, sizeof(env->helo), err,
 	    errsz) == -1)
 		return -1;
-	return 0;
+	if (p->version == 1)
+		return 0;
+	return spool_parse_dsn(p, env, err, errsz);
 }
 
 static int

@@ -20,20 +20,31 @@
  *
  * The envelope file is text, one record per line, in this order:
  *
- *	postern-envelope 1
+ *	postern-envelope 2
  *	msgid <msgid>
  *	created <epoch seconds>
  *	size <bytes of the message file>
  *	sender <str>
  *	client <str>
  *	helo <str>
+ *	dsn <type> <ret> <envid>
  *	rcpt <kind> <state> <attempts> <next-try epoch> <dest> <orig> <reason>
+ *	    <notify> <orcpt>
  *	... (one rcpt line per destination, at least one)
  *	end
  *
  * kind is "local" or "remote"; state is "pending" (local, to deliver at
- * next-try), "remote" (waiting for outbound delivery), "done" or
- * "failed".  Numbers are decimal without leading zeros.  A <str> is
+ * next-try), "remote" (waiting for outbound delivery), "done", "bounce"
+ * (failed, the DSN to the sender not yet made) or "failed" (final).
+ * The dsn record holds RFC 3461's envelope parameters: type is "message"
+ * or "report" (the message is itself a DSN: it never bounces and its
+ * sender is null), ret is "-" (not given), "full" or "hdrs", envid a
+ * <str> (RET and ENVID of MAIL FROM).  notify is NOTIFY of RCPT TO as a
+ * number: 0 when not given, else SPOOL_NOTIFY_* bits; orcpt a <str>,
+ * ORCPT decoded ("rfc822;a@b.example"), empty when not given.  A
+ * version 1 envelope (written before DSNs existed: no dsn record, seven
+ * rcpt fields) is still read, as type message with no parameters.
+ * Numbers are decimal without leading zeros.  A <str> is
  * written with every byte outside '!'..'~' and every '%' as %HH
  * (uppercase hex), and the empty string as "-" (so "-" itself is "%2D"):
  * a field never holds a space and a line always splits the same way.
@@ -62,6 +73,8 @@
 #define SPOOL_HELO_MAX		256
 #define SPOOL_CLIENT_MAX	64
 #define SPOOL_REASON_MAX	256
+#define SPOOL_ENVID_MAX		101		/* RFC 3461 4.4: 100 */
+#define SPOOL_ORCPT_MAX		501		/* RFC 3461 4.2: 500 */
 #define SPOOL_MAX_RCPTS		20000		/* 100 x 200 dests */
 #define SPOOL_ENVELOPE_MAX	(32 * 1024 * 1024) /* a file */
 #define SPOOL_TIME_MAX		((time_t)1 << 40)
@@ -81,8 +94,20 @@ enum spool_rcpt_state {
 	SPOOL_RCPT_PENDING = 1,	/* local: deliver at next_try */
 	SPOOL_RCPT_REMOTE,	/* remote: waits for outbound delivery */
 	SPOOL_RCPT_DONE,	/* delivered: never again */
-	SPOOL_RCPT_FAILED,	/* permanent failure or expiry */
+	SPOOL_RCPT_FAILED,	/* permanent failure or expiry, DSN made */
+	SPOOL_RCPT_BOUNCE,	/* failed, the DSN still to make */
 };
+
+/* RET of MAIL FROM. */
+#define SPOOL_RET_NONE		0
+#define SPOOL_RET_FULL		1
+#define SPOOL_RET_HDRS		2
+
+/* NOTIFY of RCPT TO; 0 means not given (failures and delays notify). */
+#define SPOOL_NOTIFY_SUCCESS	0x1
+#define SPOOL_NOTIFY_FAILURE	0x2
+#define SPOOL_NOTIFY_DELAY	0x4
+#define SPOOL_NOTIFY_NEVER	0x8
 
 struct spool_rcpt {
 	uint32_t		 kind;		/* SPOOL_KIND_* */
@@ -95,6 +120,8 @@ struct spool_rcpt {
 	char			 orig[SPOOL_ADDR_MAX];
 	/* why the last attempt failed */
 	char			 reason[SPOOL_REASON_MAX];
+	uint32_t		 notify;	/* SPOOL_NOTIFY_*, 0 */
+	char			 orcpt[SPOOL_ORCPT_MAX]; /* "" if none */
 };
 
 struct spool_envelope {
@@ -104,6 +131,9 @@ struct spool_envelope {
 	char			 sender[SPOOL_ADDR_MAX]; /* "" for <> */
 	char			 client[SPOOL_CLIENT_MAX];
 	char			 helo[SPOOL_HELO_MAX];
+	int			 is_report;	/* a DSN: never bounces */
+	int			 ret;		/* SPOOL_RET_* */
+	char			 envid[SPOOL_ENVID_MAX]; /* "" if none */
 	struct spool_rcpt	*rcpts;
 	size_t			 nrcpts;
 };

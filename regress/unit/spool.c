@@ -42,6 +42,8 @@ sample(struct spool_envelope *env, const char *msgid)
 	env->sender[0] = '\0';
 	(void)strlcpy(env->client, "192.0.2.1", sizeof(env->client));
 	(void)strlcpy(env->helo, "mail.example", sizeof(env->helo));
+	env->ret = SPOOL_RET_FULL;
+	(void)strlcpy(env->envid, "QQ314159 %x", sizeof(env->envid));
 	env->nrcpts = 3;
 	if ((env->rcpts = calloc(3, sizeof(*r))) == NULL)
 		die("calloc");
@@ -50,9 +52,13 @@ sample(struct spool_envelope *env, const char *msgid)
 	r->state = SPOOL_RCPT_PENDING;
 	(void)strlcpy(r->dest, "alice@example.org", sizeof(r->dest));
 	(void)strlcpy(r->orig, "Alice+x@Example.ORG", sizeof(r->orig));
+	r->notify = SPOOL_NOTIFY_FAILURE | SPOOL_NOTIFY_DELAY;
+	(void)strlcpy(r->orcpt, "rfc822;Alice+x@Example.ORG",
+	    sizeof(r->orcpt));
 	r = &env->rcpts[1];
 	r->kind = SPOOL_KIND_REMOTE;
-	r->state = SPOOL_RCPT_REMOTE;
+	r->state = SPOOL_RCPT_BOUNCE;
+	r->notify = SPOOL_NOTIFY_NEVER;
 	(void)strlcpy(r->dest, "carol@elsewhere.test", sizeof(r->dest));
 	(void)strlcpy(r->orig, "team@example.net", sizeof(r->orig));
 	r = &env->rcpts[2];
@@ -74,7 +80,9 @@ same_envelope(const struct spool_envelope *a, const struct spool_envelope *b)
 	if (strcmp(a->msgid, b->msgid) != 0 || a->created != b->created ||
 	    a->size != b->size || strcmp(a->sender, b->sender) != 0 ||
 	    strcmp(a->client, b->client) != 0 ||
-	    strcmp(a->helo, b->helo) != 0 || a->nrcpts != b->nrcpts)
+	    strcmp(a->helo, b->helo) != 0 || a->nrcpts != b->nrcpts ||
+	    a->is_report != b->is_report || a->ret != b->ret ||
+	    strcmp(a->envid, b->envid) != 0)
 		return 0;
 	for (i = 0; i < a->nrcpts; i++) {
 		const struct spool_rcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
@@ -83,7 +91,8 @@ same_envelope(const struct spool_envelope *a, const struct spool_envelope *b)
 		    x->attempts != y->attempts || x->next_try != y->next_try ||
 		    strcmp(x->dest, y->dest) != 0 ||
 		    strcmp(x->orig, y->orig) != 0 ||
-		    strcmp(x->reason, y->reason) != 0)
+		    strcmp(x->reason, y->reason) != 0 ||
+		    x->notify != y->notify || strcmp(x->orcpt, y->orcpt) != 0)
 			return 0;
 	}
 	return 1;
@@ -166,6 +175,11 @@ parses(const char *text, const char *name)
 		"client 192.0.2.1\nhelo x\n"
 #define RCPT	"rcpt local pending 0 0 alice@example.org " \
 		"alice@example.org -\n"
+#define HDR2	"postern-envelope 2\nmsgid 0123456789abcdef\n" \
+		"created 1700000000\nsize 10\nsender a@b.example\n" \
+		"client 192.0.2.1\nhelo x\n"
+#define RCPT2	"rcpt local bounce 0 0 alice@example.org " \
+		"alice@example.org - 0 -\n"
 
 static void
 test_parse_bad(void)
@@ -179,7 +193,28 @@ test_parse_bad(void)
 		{ HDR RCPT "end\nx", "bytes after end" },
 		{ HDR RCPT "end\n\n", "an empty line after end" },
 		{ HDR RCPT "end", "end without newline" },
-		{ "postern-envelope 2\n" HDR RCPT "end\n", "version 2" },
+		{ "postern-envelope 2\n" HDR RCPT "end\n", "two versions" },
+		{ HDR2 "dsn message - -\n" RCPT "end\n",
+		    "version 2 with a version 1 rcpt" },
+		{ HDR2 RCPT2 "end\n", "version 2 without dsn" },
+		{ HDR2 "dsn message - -\n" "dsn message - -\n" RCPT2 "end\n",
+		    "two dsn records" },
+		{ HDR2 "dsn bounce - -\n" RCPT2 "end\n", "a bad dsn type" },
+		{ HDR2 "dsn message FULL -\n" RCPT2 "end\n", "a bad ret" },
+		{ HDR2 "dsn message -\n" RCPT2 "end\n", "a short dsn" },
+		{ HDR2 "dsn report - -\n" RCPT2 "end\n",
+		    "a report with a sender" },
+		{ HDR2 "dsn message - a%0Ab\n" RCPT2 "end\n",
+		    "a newline in the envid" },
+		{ HDR2 "dsn message - -\n" "rcpt local pending 0 0 a@b a@b - "
+		    "16 -\nend\n", "notify out of range" },
+		{ HDR2 "dsn message - -\n" "rcpt local pending 0 0 a@b a@b - "
+		    "10 -\nend\n", "notify never with failure" },
+		{ HDR2 "dsn message - -\n" "rcpt local pending 0 0 a@b a@b - "
+		    "2\nend\n", "a missing orcpt" },
+		{ "postern-envelope 3\nmsgid 0123456789abcdef\n"
+		    "created 1700000000\nsize 10\nsender a@b.example\n"
+		    "client 192.0.2.1\nhelo x\n" RCPT "end\n", "version 3" },
 		{ HDR "rcpt local pending 0 0 alice@example.org "
 		    "alice@example.org - x\nend\n", "an extra field" },
 		{ HDR "rcpt local pending 0 0 alice@example.org "
@@ -240,6 +275,13 @@ test_parse_bad(void)
 	ok(parses(HDR RCPT "end\n", "0123456789abcdef"), "the reference "
 	    "envelope parses");
 	ok(parses(HDR RCPT "end\n", NULL), "without a name to match too");
+	ok(parses(HDR2 "dsn message full ENV%251\n" RCPT2
+	    "rcpt remote remote 0 0 c@d c@d - 8 rfc822;c@d\nend\n", NULL),
+	    "a version 2 envelope parses");
+	ok(parses("postern-envelope 2\nmsgid 0123456789abcdef\n"
+	    "created 1700000000\nsize 10\nsender -\nclient -\nhelo -\n"
+	    "dsn report - -\n" RCPT2 "end\n", NULL),
+	    "a report with the null sender parses");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ok(!parses(bad[i].text, NULL), "refused: %s", bad[i].what);
 	ok(!parses(HDR RCPT "end\n", "0123456789abcdee"), "refused: msgid "
@@ -281,6 +323,25 @@ test_roundtrip(void)
 		}
 	}
 	ok(all, "no truncation of it parses (%zu tried)", len);
+	ok(strncmp(buf, "postern-envelope 2\n", 19) == 0 &&
+	    strstr(buf, "\ndsn message full QQ314159%20%25x\n") != NULL,
+	    "encode writes version 2 with the dsn record");
+	free(buf);
+	/* The longest fields, every byte escaped, still make one line. */
+	memset(env.rcpts[2].dest, 0xff, sizeof(env.rcpts[2].dest) - 1);
+	memcpy(env.rcpts[2].dest, "a@", 2);
+	memset(env.rcpts[2].orig, 0xfe, sizeof(env.rcpts[2].orig) - 1);
+	memset(env.rcpts[2].reason, ' ', sizeof(env.rcpts[2].reason) - 1);
+	memset(env.rcpts[2].orcpt, 0x80, sizeof(env.rcpts[2].orcpt) - 1);
+	memset(env.envid, '%', sizeof(env.envid) - 1);
+	buf = spool_envelope_encode(&env, &len);
+	ok(buf != NULL && spool_envelope_parse(buf, len, NULL, &back, err,
+	    sizeof(err)) == 0, "the longest escaped fields round-trip");
+	if (buf != NULL && same_envelope(&env, &back) == 1)
+		ok(1, "and come back the same");
+	else
+		ok(0, "and come back the same");
+	spool_envelope_free(&back);
 	free(buf);
 
 	env.rcpts[0].state = SPOOL_RCPT_REMOTE;
