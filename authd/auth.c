@@ -1,8 +1,9 @@
 /*
- * auth.c: the auth role.  Owns the accounts and aliases (from the config
- * for now; its own store under state_dir/auth comes with the accounts
- * issue) and answers the network roles' questions about them.  They never
- * see the account list itself: only the answer for one address.
+ * auth.c: the auth role.  Owns the accounts (the config's and its own
+ * store under state_dir/auth, see auth_store.c) and the aliases, and
+ * answers the network roles' questions about them: recipients, logins
+ * (auth_login.c), senders.  They never see the account list, a hash or a
+ * secret: only the answer for one address.
  *
  * Recipient resolution, for the smtp role:
  *  - a domain that is not ours: relay, allowed only to an authenticated
@@ -11,6 +12,11 @@
  *    most AUTH_ALIAS_DEPTH levels, targets deduplicated), or, failing
  *    both, the same with a "+detail" suffix removed; else RCPT_UNKNOWN.
  * Local parts are compared without regard to ASCII case.
+ *
+ * Senders, for an authenticated submission session: an account may use
+ * an address that resolves, as a recipient would, to its own mailbox:
+ * its address (any case, with or without +detail) or an alias that
+ * expands to it.
  */
 
 #include <sys/types.h>
@@ -21,9 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imsg.h"
+#include <unistd.h>
+
+#include "auth.h"
 #include "log.h"
-#include "posternd.h"
 #include "proto.h"
 
 #define AUTH_ALIAS_DEPTH	8
@@ -31,7 +38,7 @@
 struct auth_entry {
 	RB_ENTRY(auth_entry)	 node;
 	char			 address[CONFIG_ADDR_MAX];	/* lower case */
-	const struct config_alias *alias;	/* NULL: an account */
+	const struct config_alias *alias;
 };
 RB_HEAD(auth_entries, auth_entry);
 
@@ -46,8 +53,8 @@ static int	auth_entry_cmp(struct auth_entry *, struct auth_entry *);
 RB_GENERATE_STATIC(auth_entries, auth_entry, node, auth_entry_cmp);
 
 static const struct config	*conf;
-static struct auth_entries	 accounts = RB_INITIALIZER(&accounts);
 static struct auth_entries	 aliases = RB_INITIALIZER(&aliases);
+static int			 was_root;
 
 static int
 auth_entry_cmp(struct auth_entry *a, struct auth_entry *b)
@@ -55,7 +62,13 @@ auth_entry_cmp(struct auth_entry *a, struct auth_entry *b)
 	return strcmp(a->address, b->address);
 }
 
-static void
+const struct config *
+auth_conf(void)
+{
+	return conf;
+}
+
+void
 auth_lower(char *s)
 {
 	for (; *s != '\0'; s++)
@@ -97,19 +110,50 @@ auth_tree_find(struct auth_entries *t, const char *address)
 	return RB_FIND(auth_entries, t, &key);
 }
 
+/*
+ * Unconfined (posternd not started as root: development only), there is
+ * no chroot to make state_dir/auth "/": go there instead.
+ */
+static void
+auth_enter_dir(const struct config *c)
+{
+	char	 root[1024];
+
+	if (was_root)
+		return;
+	if (proc_chroot_path(c, PROC_AUTH, root, sizeof(root)) == -1)
+		fatalx("auth path too long");
+	if (chdir(root) == -1)
+		fatal("chdir %s", root);
+}
+
 static void
 auth_configure(const struct config *new, const struct config *old)
 {
-	struct config_account	*a;
 	struct config_alias	*al;
 
-	auth_tree_clear(&accounts);
+	if (old == NULL)
+		auth_enter_dir(new);
 	auth_tree_clear(&aliases);
 	conf = new;
-	TAILQ_FOREACH(a, &conf->accounts, entry)
-		auth_tree_add(&accounts, a->address, NULL);
 	TAILQ_FOREACH(al, &conf->aliases, entry)
 		auth_tree_add(&aliases, al->address, al);
+	auth_pass_configure(conf);
+	auth_store_configure(conf);
+}
+
+void
+auth_event_account(const char *name, const struct acct *a, const char *why)
+{
+	struct log_event	 ev;
+
+	log_event_begin(&ev, name);
+	log_event_add(&ev, "address", "%s", a->address);
+	if (why != NULL)
+		log_event_add(&ev, "reason", "%s", why);
+	if (a->state == ACCT_LOCKED && a->locked_until != 0)
+		log_event_add(&ev, "until", "%lld", (long long)a->locked_until);
+	log_event_end(&ev);
 }
 
 static int
@@ -167,7 +211,7 @@ auth_lookup(const char *address, int depth, struct auth_dests *out)
 	struct auth_entry	*e;
 	size_t			 i;
 
-	if (auth_tree_find(&accounts, address) != NULL) {
+	if (auth_store_find(address) != NULL) {
 		auth_dest_add(out, DEST_LOCAL, address);
 		return 1;
 	}
@@ -271,6 +315,50 @@ auth_rcpt(struct imsgev *iev, struct imsg *imsg)
 	free(out);
 }
 
+int
+auth_sender_owned(const char *account, const char *address)
+{
+	struct auth_dests	*out;
+	uint32_t		 i;
+	int			 owned = 0;
+
+	if (auth_store_find(account) == NULL)
+		return 0;
+	if ((out = calloc(1, sizeof(*out))) == NULL)
+		fatal(NULL);
+	if (auth_resolve(address, 0, out) == RCPT_OK)
+		for (i = 0; i < out->n; i++)
+			if (out->kind[i] == DEST_LOCAL &&
+			    strcasecmp(out->addr[i], account) == 0)
+				owned = 1;
+	free(out);
+	return owned;
+}
+
+static void
+auth_sender(struct imsgev *iev, struct imsg *imsg)
+{
+	struct imsg_reader	 r;
+	struct ibuf		 ib;
+	char			 account[CONFIG_ADDR_MAX];
+	char			 address[CONFIG_ADDR_MAX];
+	uint64_t		 reqid;
+
+	imsg_reader_init(&r, imsg, "IMSG_AUTH_SENDER");
+	reqid = imsg_read_u64(&r);
+	imsg_read_str(&r, account, sizeof(account));
+	imsg_read_str(&r, address, sizeof(address));
+	imsg_reader_end(&r);
+	ibuf_init(&ib);
+	ibuf_add_u64(&ib, reqid);
+	ibuf_add_u32(&ib, (uint32_t)auth_sender_owned(account, address));
+	if (ib.error)
+		fatalx("%s: ibuf", __func__);
+	imsgev_xcompose(iev, IMSG_AUTH_SENDER_RESULT, 0, 0, -1, ib.data,
+	    ib.len);
+	ibuf_free(&ib);
+}
+
 static void
 auth_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 {
@@ -279,6 +367,16 @@ auth_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 		if (peer != PROC_SMTP && peer != PROC_QUEUE)
 			break;
 		auth_rcpt(iev, imsg);
+		return;
+	case IMSG_AUTH_LOGIN:
+		if (peer != PROC_SMTP && peer != PROC_IMAP)
+			break;
+		auth_login(peer, imsg);
+		return;
+	case IMSG_AUTH_SENDER:
+		if (peer != PROC_SMTP)
+			break;
+		auth_sender(iev, imsg);
 		return;
 	}
 	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),
@@ -294,5 +392,6 @@ static const struct child_ops auth_ops = {
 void
 auth_main(const char *conffile)
 {
+	was_root = geteuid() == 0;
 	child_main(&auth_ops, conffile);
 }
