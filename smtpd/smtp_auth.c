@@ -246,6 +246,18 @@ smtp_cmd_auth(struct smtp_session *s, char *arg)
 		smtp_reply(s, "334 VXNlcm5hbWU6");	/* "Username:" */
 }
 
+/* auth's reason goes into a reply: printable ASCII, short. */
+static int
+smtp_auth_text_ok(const char *text)
+{
+	size_t	 i;
+
+	for (i = 0; text[i] != '\0'; i++)
+		if (text[i] < ' ' || text[i] > '~' || i >= 200)
+			return 0;
+	return 1;
+}
+
 void
 smtp_session_login_result(struct smtp_session *s, struct imsg_reader *r)
 {
@@ -257,7 +269,8 @@ smtp_session_login_result(struct smtp_session *s, struct imsg_reader *r)
 	imsg_read_str(r, text, sizeof(text));
 	imsg_reader_end(r);
 	if (result < AUTH_OK || result > AUTH_TEMPFAIL ||
-	    (result == AUTH_OK) != (account[0] != '\0'))
+	    (result == AUTH_OK) != (account[0] != '\0') ||
+	    !smtp_auth_text_ok(text))
 		fatalx("auth sent login result %u, account \"%s\"", result,
 		    account);
 	s->waiting = 0;
@@ -274,7 +287,10 @@ smtp_session_login_result(struct smtp_session *s, struct imsg_reader *r)
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		break;
 	case AUTH_FAIL:
-		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+		/* auth's text is the same for an unknown user and a wrong
+		 * password; it differs only past the password (2FA). */
+		smtp_reply(s, "535 5.7.8 Authentication credentials invalid%s%s",
+		    text[0] != '\0' ? ": " : "", text);
 		(void)smtp_error(s);
 		break;
 	case AUTH_EXPIRED:

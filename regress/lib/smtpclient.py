@@ -9,9 +9,13 @@ import time
 
 
 class Raw:
-    def __init__(self, port, host="127.0.0.1", timeout=10, tls=False):
-        """tls=True: TLS from the first byte (port 465)."""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10, tls=False,
+                 source=None):
+        """tls=True: TLS from the first byte (port 465).  source: the
+        client's address (any 127.x.y.z works on loopback)."""
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.buf = b""
         if tls:
             self.starttls()
@@ -79,10 +83,11 @@ def plain(user, password, authzid=""):
     return b64("%s\0%s\0%s" % (authzid, user, password))
 
 
-def submission(port, user=None, password=None, implicit=False):
+def submission(port, user=None, password=None, implicit=False,
+               source=None):
     """A Raw session on a submission port, EHLO done, TLS up (STARTTLS
     unless implicit), and logged in with AUTH PLAIN when user is given."""
-    c = Raw(port, tls=implicit)
+    c = Raw(port, tls=implicit, source=source)
     code, _ = c.reply()
     assert code == 220, code
     c.cmd("EHLO client.test")
