@@ -372,6 +372,51 @@ def test_timing():
     t.ok(min(su, sw) > 50 * 0.001, "... and both do cost a hash check")
 
 
+def login_code(server, user, password, source=None):
+    c = submission(server.port["submission"], source=source)
+    code, text = c.cmd("AUTH PLAIN " + plain(user, password))
+    c.close()
+    return code, text
+
+
+def test_lockout():
+    """auth.lockout over SMTP: locked after N failures, even for the right
+    password, still locked after a restart, unlocked by posternctl."""
+    s2 = Server(accounts=[("lock@example.org", pw),
+                          ("other@example.org", pw)],
+                extra="auth: {lockout: {attempts: 3, window: 1h, "
+                      "duration: 1h}}\n")
+    try:
+        s2.start()
+        codes = [login_code(s2, "lock@example.org", "wrong-%d" % i)[0]
+                 for i in range(3)]
+        t.is_(codes, [535] * 3, "3 wrong passwords: 535 each")
+        code, text = login_code(s2, "lock@example.org", PW)
+        t.is_(code, 535, "locked: the right password fails too")
+        _, wrong = login_code(s2, "lock@example.org", "wrong", "127.0.3.1")
+        t.is_(text, wrong, "... with the text of a wrong password")
+        t.is_(login_code(s2, "other@example.org", PW, "127.0.3.2")[0], 235,
+              "another account is not locked")
+        t.ok(wait_for(lambda: any(e["event"] == "auth.lockout"
+                                  for e in s2.read_events())),
+             "auth.lockout logged")
+        s2.stop()
+        s2.start()
+        t.is_(login_code(s2, "lock@example.org", PW, "127.0.3.3")[0], 535,
+              "still locked after a restart")
+        r = s2.ctl("user", "unlock", "lock@example.org")
+        if "unknown command" in r.stderr:
+            t.ok(True, "posternctl user unlock # SKIP not built yet")
+            return
+        if r.returncode != 0:
+            t.diag("posternctl user unlock: %s" % r.stderr.strip())
+        t.is_(r.returncode, 0, "posternctl user unlock")
+        t.is_(login_code(s2, "lock@example.org", PW, "127.0.3.4")[0], 235,
+              "unlocked: the right password works again")
+    finally:
+        s2.cleanup()
+
+
 try:
     srv.start()
     test_plain_text_587()
@@ -383,6 +428,7 @@ try:
     test_mx()
     test_limits()
     test_timing()
+    test_lockout()
 finally:
     srv.cleanup()
 t.done()
