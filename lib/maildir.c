@@ -36,6 +36,7 @@ struct maildir_box {
 	int	 box;
 	int	 tmp;
 	int	 new;
+	int	 marks;		/* MAILDIR_MARKS, for a delivery with an id */
 };
 
 /* A message on its way into the tmp file. */
@@ -195,6 +196,8 @@ maildir_open_dir(int parentfd, const char *name, int *fdp, int *created,
 static void
 maildir_close_box(struct maildir_box *mb)
 {
+	if (mb->marks != -1)
+		(void)close(mb->marks);
 	if (mb->new != -1)
 		(void)close(mb->new);
 	if (mb->tmp != -1)
@@ -203,12 +206,16 @@ maildir_close_box(struct maildir_box *mb)
 		(void)close(mb->box);
 	if (mb->domain != -1)
 		(void)close(mb->domain);
-	mb->domain = mb->box = mb->tmp = mb->new = -1;
+	mb->domain = mb->box = mb->tmp = mb->new = mb->marks = -1;
 }
 
-/* Opens tmp/, new/ and cur/ of the mailbox open in mb->box. */
+/*
+ * Opens tmp/, new/ and cur/ of the mailbox open in mb->box, and the
+ * marker directory when marks is set.
+ */
 static enum maildir_result
-maildir_open_subdirs(struct maildir_box *mb, char *why, size_t whysz)
+maildir_open_subdirs(struct maildir_box *mb, int marks, char *why,
+    size_t whysz)
 {
 	enum maildir_result	 r;
 	int			 created = 0, cur;
@@ -223,6 +230,9 @@ maildir_open_subdirs(struct maildir_box *mb, char *why, size_t whysz)
 	    why, whysz)) != MAILDIR_OK)
 		return r;
 	(void)close(cur);
+	if (marks && (r = maildir_open_dir(mb->box, MAILDIR_MARKS,
+	    &mb->marks, &created, why, whysz)) != MAILDIR_OK)
+		return r;
 	if (created && fsync(mb->box) == -1)
 		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 		    "fsync mailbox: %s", strerror(errno));
@@ -231,12 +241,12 @@ maildir_open_subdirs(struct maildir_box *mb, char *why, size_t whysz)
 
 static enum maildir_result
 maildir_open_box(int rootfd, const char *domain, const char *local,
-    struct maildir_box *mb, char *why, size_t whysz)
+    int marks, struct maildir_box *mb, char *why, size_t whysz)
 {
 	enum maildir_result	 r;
 	int			 created = 0;
 
-	mb->domain = mb->box = mb->tmp = mb->new = -1;
+	mb->domain = mb->box = mb->tmp = mb->new = mb->marks = -1;
 	if ((r = maildir_open_dir(rootfd, domain, &mb->domain, &created,
 	    why, whysz)) != MAILDIR_OK)
 		return r;
@@ -250,21 +260,25 @@ maildir_open_box(int rootfd, const char *domain, const char *local,
 	if (created && fsync(mb->domain) == -1)
 		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 		    "fsync %s: %s", domain, strerror(errno));
-	return maildir_open_subdirs(mb, why, whysz);
+	return maildir_open_subdirs(mb, marks, why, whysz);
 }
 
-/* "<sec>.M<usec>P<pid>Q<counter>.<host>", unique per delivery. */
+/*
+ * "<sec>.M<usec>P<pid>Q<counter>.<host>", unique per delivery; with a
+ * delivery id, "<sec>.M<usec>P<pid>Q<counter>_<id>.<host>".
+ */
 static int
-maildir_unique(char *buf, size_t bufsz)
+maildir_unique(char *buf, size_t bufsz, const char *id)
 {
 	struct timespec	 ts;
 	int		 n;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return -1;
-	n = snprintf(buf, bufsz, "%lld.M%06ldP%ldQ%llu.%s",
+	n = snprintf(buf, bufsz, "%lld.M%06ldP%ldQ%llu%s%s.%s",
 	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
-	    ++maildir_counter, maildir_host);
+	    ++maildir_counter, id != NULL ? "_" : "", id != NULL ? id : "",
+	    maildir_host);
 	if (n < 0 || (size_t)n >= bufsz) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -280,7 +294,7 @@ maildir_create_tmp(struct maildir_box *mb, char *base, size_t basesz,
 	int	 fd, tries;
 
 	for (tries = 0; tries < MAILDIR_TMP_TRIES; tries++) {
-		if (maildir_unique(base, basesz) == -1)
+		if (maildir_unique(base, basesz, NULL) == -1)
 			return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 			    "unique name: %s", strerror(errno));
 		fd = openat(mb->tmp, base, O_WRONLY | O_CREAT | O_EXCL |
@@ -452,43 +466,240 @@ maildir_commit(struct maildir_box *mb, const char *base, off_t size,
 	return MAILDIR_OK;
 }
 
-/* Puts one message into the open mailbox mb. */
+/*
+ * Writes prefix and message into the new file fd (the caller's tmp/
+ * file) and fsyncs it; *sizep is the size written.  Closes fd.
+ */
 static enum maildir_result
-maildir_store(struct maildir_box *mb, int msgfd, const char *prefix,
-    size_t prefixlen, char *name, size_t namesz, char *why, size_t whysz)
+maildir_write_file(int fd, int msgfd, const char *prefix, size_t prefixlen,
+    off_t *sizep, char *why, size_t whysz)
 {
 	struct maildir_copy	 mc;
 	enum maildir_result	 r;
-	char			 base[MAILDIR_NAMESZ];
 
 	memset(&mc, 0, sizeof(mc));
+	mc.fd = fd;
 	if ((mc.in = malloc(MAILDIR_CHUNK)) == NULL ||
-	    (mc.out = malloc(MAILDIR_OUTSZ)) == NULL) {
-		free(mc.in);
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+	    (mc.out = malloc(MAILDIR_OUTSZ)) == NULL)
+		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 		    "malloc: %s", strerror(errno));
-	}
-	r = maildir_create_tmp(mb, base, sizeof(base), &mc.fd, why, whysz);
-	if (r == MAILDIR_OK) {
+	else
 		r = maildir_copy(&mc, msgfd, prefix, prefixlen, why, whysz);
-		if (close(mc.fd) == -1 && r == MAILDIR_OK)
-			r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-			    "close tmp file: %s", strerror(errno));
-		if (r == MAILDIR_OK)
-			r = maildir_commit(mb, base, mc.size, name, namesz,
-			    why, whysz);
-		if (r != MAILDIR_OK)
-			(void)unlinkat(mb->tmp, base, 0);
-	}
+	if (close(fd) == -1 && r == MAILDIR_OK)
+		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "close tmp file: %s", strerror(errno));
+	*sizep = mc.size;
 	free(mc.in);
 	free(mc.out);
 	return r;
 }
 
+/* Puts one message into the open mailbox mb. */
+static enum maildir_result
+maildir_store(struct maildir_box *mb, int msgfd, const char *prefix,
+    size_t prefixlen, char *name, size_t namesz, char *why, size_t whysz)
+{
+	enum maildir_result	 r;
+	char			 base[MAILDIR_NAMESZ];
+	off_t			 size;
+	int			 fd = -1;
+
+	r = maildir_create_tmp(mb, base, sizeof(base), &fd, why, whysz);
+	if (r != MAILDIR_OK)
+		return r;
+	r = maildir_write_file(fd, msgfd, prefix, prefixlen, &size, why,
+	    whysz);
+	if (r == MAILDIR_OK)
+		r = maildir_commit(mb, base, size, name, namesz, why, whysz);
+	if (r != MAILDIR_OK)
+		(void)unlinkat(mb->tmp, base, 0);
+	return r;
+}
+
+/*
+ * Exactly once (see maildir.h).  A delivery with an id writes
+ * tmp/<id>.<host>, a name the next attempt can find, and records the
+ * delivery as an empty file MAILDIR_MARKS/<id>.  Its states, as a crash
+ * may leave them, and what the next attempt does:
+ *
+ *	marker	tmp/<id>		meaning: next attempt
+ *	no	no			nothing happened: deliver
+ *	no	1 link			written, not published: start over
+ *	yes	1 link			committed, not published: publish
+ *	any	2+ links (new/ too)	published: finish, already delivered
+ *	yes	no			done: already delivered
+ *
+ * The marker is created only after tmp/<id> is complete and durable
+ * (file and tmp/ fsynced), and tmp/<id> is removed only after the
+ * marker and the link in new/ are durable; so "yes, no" is always a
+ * message in new/ (or wherever the user has moved it since: the marker
+ * does not depend on the file), and "published" is seen through the
+ * link count, whichever of the marker and the new/ entry the crash kept.
+ */
+
+/* 0 when dfd has no entry name, 1 when it is a file (in *st), or -1. */
+static int
+maildir_probe(int dfd, const char *name, struct stat *st)
+{
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISREG(st->st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return 1;
+}
+
+/* Makes marker and new/ durable, then drops tmp/<id>. */
+static enum maildir_result
+maildir_once_finish(struct maildir_box *mb, const char *tmpname, char *why,
+    size_t whysz)
+{
+	if (fsync(mb->marks) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "fsync %s/: %s", MAILDIR_MARKS, strerror(errno));
+	if (fsync(mb->new) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "fsync new/: %s", strerror(errno));
+	if (unlinkat(mb->tmp, tmpname, 0) == -1 && errno != ENOENT)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "unlink tmp/%s: %s", tmpname, strerror(errno));
+	return MAILDIR_OK;
+}
+
+static enum maildir_result
+maildir_once_mark(struct maildir_box *mb, const char *id, char *why,
+    size_t whysz)
+{
+	int	 fd;
+
+	fd = openat(mb->marks, id, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "create %s/%s: %s", MAILDIR_MARKS, id, strerror(errno));
+	(void)close(fd);
+	return MAILDIR_OK;
+}
+
+/* Links the committed tmp/<id> into new/ and finishes. */
+static enum maildir_result
+maildir_once_publish(struct maildir_box *mb, const char *id,
+    const char *tmpname, off_t size, char *name, size_t namesz, char *why,
+    size_t whysz)
+{
+	char	 base[MAILDIR_NAMESZ];
+	int	 n, tries;
+
+	for (tries = 0; tries < MAILDIR_TMP_TRIES; tries++) {
+		if (maildir_unique(base, sizeof(base), id) == -1)
+			return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+			    "unique name: %s", strerror(errno));
+		n = snprintf(name, namesz, "%s,S=%lld", base,
+		    (long long)size);
+		if (n < 0 || (size_t)n >= namesz)
+			return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+			    "file name too long");
+		if (linkat(mb->tmp, tmpname, mb->new, name, 0) == 0)
+			return maildir_once_finish(mb, tmpname, why, whysz);
+		if (errno != EEXIST)
+			break;
+	}
+	/* The marker and tmp/<id> stay: the next attempt publishes. */
+	return maildir_fail(MAILDIR_TEMPFAIL, why, whysz, "link new/%s: %s",
+	    name, strerror(errno));
+}
+
+/* Writes tmp/<id>, commits it with the marker, publishes it. */
+static enum maildir_result
+maildir_once_fresh(struct maildir_box *mb, const char *id,
+    const char *tmpname, int msgfd, const char *prefix, size_t prefixlen,
+    char *name, size_t namesz, char *why, size_t whysz)
+{
+	enum maildir_result	 r;
+	off_t			 size;
+	int			 fd;
+
+	fd = openat(mb->tmp, tmpname, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "create tmp/%s: %s", tmpname, strerror(errno));
+	r = maildir_write_file(fd, msgfd, prefix, prefixlen, &size, why,
+	    whysz);
+	if (r == MAILDIR_OK && fsync(mb->tmp) == -1)
+		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "fsync tmp/: %s", strerror(errno));
+	if (r == MAILDIR_OK)
+		r = maildir_once_mark(mb, id, why, whysz);
+	if (r != MAILDIR_OK) {
+		(void)unlinkat(mb->tmp, tmpname, 0);
+		return r;
+	}
+	return maildir_once_publish(mb, id, tmpname, size, name, namesz,
+	    why, whysz);
+}
+
+/* Looks at what earlier attempts left and goes on from there. */
+static enum maildir_result
+maildir_store_once(struct maildir_box *mb, const char *id, int msgfd,
+    const char *prefix, size_t prefixlen, char *name, size_t namesz,
+    char *why, size_t whysz)
+{
+	struct stat		 mst, tst;
+	enum maildir_result	 r;
+	char			 tmpname[MAILDIR_NAMESZ];
+	int			 marked, tmp, n;
+
+	n = snprintf(tmpname, sizeof(tmpname), "%s.%s", id, maildir_host);
+	if (n < 0 || (size_t)n >= sizeof(tmpname))
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "file name too long");
+	name[0] = '\0';
+	if ((marked = maildir_probe(mb->marks, id, &mst)) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "%s/%s: %s", MAILDIR_MARKS, id, strerror(errno));
+	if ((tmp = maildir_probe(mb->tmp, tmpname, &tst)) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "tmp/%s: %s", tmpname, strerror(errno));
+	if (marked && !tmp)
+		return MAILDIR_ALREADY;
+	if (tmp && tst.st_nlink >= 2) {
+		if (!marked &&
+		    (r = maildir_once_mark(mb, id, why, whysz)) != MAILDIR_OK)
+			return r;
+		r = maildir_once_finish(mb, tmpname, why, whysz);
+		return r == MAILDIR_OK ? MAILDIR_ALREADY : r;
+	}
+	if (marked)
+		return maildir_once_publish(mb, id, tmpname, tst.st_size,
+		    name, namesz, why, whysz);
+	if (tmp && unlinkat(mb->tmp, tmpname, 0) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "unlink tmp/%s: %s", tmpname, strerror(errno));
+	return maildir_once_fresh(mb, id, tmpname, msgfd, prefix, prefixlen,
+	    name, namesz, why, whysz);
+}
+
+/* A delivery id: 1 to MAILDIR_ID_MAX bytes of [A-Za-z0-9_-]. */
+static int
+maildir_id_valid(const char *id)
+{
+	size_t	 i;
+	char	 c;
+
+	for (i = 0; (c = id[i]) != '\0'; i++)
+		if (i >= MAILDIR_ID_MAX || !((c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-'))
+			return 0;
+	return i > 0;
+}
+
 enum maildir_result
-maildir_deliver(int rootfd, const char *domain, const char *local,
-    int msgfd, const char *prefix, size_t prefixlen, char *name,
-    size_t namesz, char *why, size_t whysz)
+maildir_deliver_once(int rootfd, const char *domain, const char *local,
+    const char *id, int msgfd, const char *prefix, size_t prefixlen,
+    char *name, size_t namesz, char *why, size_t whysz)
 {
 	struct maildir_box	 mb;
 	enum maildir_result	 r;
@@ -496,7 +707,8 @@ maildir_deliver(int rootfd, const char *domain, const char *local,
 	char			 l[MAILDIR_COMPONENT_MAX + 1];
 
 	if (name == NULL || namesz < MAILDIR_NAMESZ ||
-	    (prefix == NULL && prefixlen != 0))
+	    (prefix == NULL && prefixlen != 0) ||
+	    (id != NULL && !maildir_id_valid(id)))
 		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 		    "maildir_deliver: bad arguments");
 	if (domain == NULL ||
@@ -507,10 +719,22 @@ maildir_deliver(int rootfd, const char *domain, const char *local,
 	    maildir_component(local, strlen(local), l, sizeof(l)) == -1)
 		return maildir_fail(MAILDIR_PERMFAIL, why, whysz,
 		    "local part is not a safe path component");
-	r = maildir_open_box(rootfd, d, l, &mb, why, whysz);
-	if (r == MAILDIR_OK)
+	r = maildir_open_box(rootfd, d, l, id != NULL, &mb, why, whysz);
+	if (r == MAILDIR_OK && id != NULL)
+		r = maildir_store_once(&mb, id, msgfd, prefix, prefixlen,
+		    name, namesz, why, whysz);
+	else if (r == MAILDIR_OK)
 		r = maildir_store(&mb, msgfd, prefix, prefixlen, name, namesz,
 		    why, whysz);
 	maildir_close_box(&mb);
 	return r;
+}
+
+enum maildir_result
+maildir_deliver(int rootfd, const char *domain, const char *local,
+    int msgfd, const char *prefix, size_t prefixlen, char *name,
+    size_t namesz, char *why, size_t whysz)
+{
+	return maildir_deliver_once(rootfd, domain, local, NULL, msgfd,
+	    prefix, prefixlen, name, namesz, why, whysz);
 }

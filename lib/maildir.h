@@ -52,6 +52,26 @@
  *	directory belongs.  MAILDIR_TEMPFAIL for everything else (ENOSPC,
  *	EDQUOT, EFBIG, EIO, EACCES, an unreadable msgfd, ...).
  *
+ * maildir_deliver_once(rootfd, domain, local, id, msgfd, prefix,
+ *     prefixlen, name, namesz, why, whysz)
+ *	maildir_deliver, exactly once per id (1 to MAILDIR_ID_MAX bytes
+ *	of [A-Za-z0-9_-]; the mda uses "<queue msgid>_<recipient index>",
+ *	which stays the same across attempts and restarts).  Returns
+ *	MAILDIR_ALREADY, with name "", when an earlier call with the same id
+ *	delivered the message (the caller reports success); a call that
+ *	follows one cut short by a crash or a failure at any point goes on
+ *	from where that one stopped, so the message is never in the
+ *	mailbox twice and never half.  How: the message is written to
+ *	tmp/<id>.<host>, then recorded by an empty file
+ *	MAILDIR_MARKS/<id> beside tmp/ new/ cur/ (a name that is not a
+ *	Maildir++ folder, which starts with '.'), then linked into new/ as
+ *	"<sec>.M<usec>P<pid>Q<counter>_<id>.<host>,S=<size>"; maildir.c
+ *	has the table of the states a crash can leave.  The check costs
+ *	two fstatat(2) calls; the marker does not depend on the file, so a
+ *	message moved to cur/, to a folder or deleted is not delivered
+ *	again.  Markers are never removed here (one empty file per
+ *	delivery).  id NULL is maildir_deliver.
+ *
  * Not reentrant (one name counter per process); the mda is single
  * threaded.  Never logs: the caller logs the reason.
  */
@@ -65,16 +85,22 @@
 #define MAILDIR_HOSTMAX		128		/* bytes of the escaped host name */
 #define MAILDIR_NAMESZ		256		/* a file name in new/, with NUL */
 #define MAILDIR_CHUNK		(64 * 1024)	/* bytes read from msgfd at once */
+#define MAILDIR_ID_MAX		32		/* bytes of a delivery id */
+#define MAILDIR_MARKS		"postern-delivered" /* delivery markers */
 
 enum maildir_result {
 	MAILDIR_OK,
 	MAILDIR_TEMPFAIL,
 	MAILDIR_PERMFAIL,
+	MAILDIR_ALREADY,	/* delivered before, by maildir_deliver_once */
 };
 
 void			maildir_init(const char *);
 int			maildir_component(const char *, size_t, char *, size_t);
 enum maildir_result	maildir_deliver(int, const char *, const char *, int,
 			    const char *, size_t, char *, size_t, char *, size_t);
+enum maildir_result	maildir_deliver_once(int, const char *, const char *,
+			    const char *, int, const char *, size_t, char *,
+			    size_t, char *, size_t);
 
 #endif /* POSTERN_MAILDIR_H */

@@ -9,7 +9,7 @@
 #ifndef POSTERN_PROTO_H
 #define POSTERN_PROTO_H
 
-#define PROTO_VERSION	2
+#define PROTO_VERSION	3
 
 enum imsg_type {
 	IMSG_NONE = 0,
@@ -64,8 +64,8 @@ enum imsg_type {
 
 	/*
 	 * queue <-> mda: local delivery.
-	 * DELIVER: u64 evpid, str sender, str mailbox, str rcpt; fd
-	 *	(read-only) of the message
+	 * DELIVER: u64 evpid, str sender, str mailbox, str rcpt, str msgid,
+	 *	u32 recipient index; fd (read-only) of the message
 	 * RESULT: u64 evpid, u32 status (DELIVERY_*), str reason
 	 */
 	IMSG_MDA_DELIVER,

@@ -3,11 +3,19 @@
  * state_dir/mail (its chroot) with lib/maildir.c, one at a time, for the
  * queue.
  *
- * IMSG_MDA_DELIVER: u64 evpid, str sender, str mailbox, str rcpt, and a
- * read-only fd of the message.  The answer is IMSG_MDA_RESULT: u64
- * evpid, u32 status (DELIVERY_*), str reason.  Deliveries are synchronous
- * disk writes: this process has no network and nothing else to do, and
- * the queue limits how many it hands over at once.
+ * IMSG_MDA_DELIVER: u64 evpid, str sender, str mailbox, str rcpt, str
+ * msgid, u32 recipient index, and a read-only fd of the message.  The
+ * answer is IMSG_MDA_RESULT: u64 evpid, u32 status (DELIVERY_*), str
+ * reason.  Deliveries are synchronous disk writes: this process has no
+ * network and nothing else to do, and the queue limits how many it hands
+ * over at once.
+ *
+ * Exactly once: the evpid is fresh per attempt, but msgid and index name
+ * the recipient for as long as it is in the queue, across restarts.
+ * "<msgid>_<index>" is the delivery id of maildir_deliver_once, which
+ * recognises a message it delivered before (the queue hands it out again
+ * when a crash came between the delivery and the queue's record of it)
+ * and reports it delivered without writing it twice.
  *
  * Trusts: the queue for the framing (a malformed frame or one without an
  * fd is fatal).  The strings in it came from the network through smtp
@@ -90,6 +98,7 @@ mda_status(enum maildir_result r)
 {
 	switch (r) {
 	case MAILDIR_OK:
+	case MAILDIR_ALREADY:
 		return DELIVERY_OK;
 	case MAILDIR_TEMPFAIL:
 		return DELIVERY_TEMPFAIL;
@@ -112,6 +121,8 @@ mda_deliver(struct imsg *imsg)
 	char			 local[MAILDIR_COMPONENT_MAX + 1];
 	char			 domain[MAILDIR_COMPONENT_MAX + 1];
 	char			 name[MAILDIR_NAMESZ], why[MDA_REASON_MAX];
+	char			 msgid[QUEUE_MSGID_MAX], id[MAILDIR_ID_MAX + 1];
+	uint32_t		 idx;
 	int			 fd, n;
 
 	imsg_reader_init(&rd, imsg, "IMSG_MDA_DELIVER");
@@ -119,9 +130,16 @@ mda_deliver(struct imsg *imsg)
 	imsg_read_str(&rd, sender, sizeof(sender));
 	imsg_read_str(&rd, mailbox, sizeof(mailbox));
 	imsg_read_str(&rd, rcpt, sizeof(rcpt));
+	imsg_read_str(&rd, msgid, sizeof(msgid));
+	idx = imsg_read_u32(&rd);
 	imsg_reader_end(&rd);
 	if ((fd = imsg_get_fd(imsg)) == -1)
 		fatalx("IMSG_MDA_DELIVER without a message fd");
+	if (!spool_msgid_valid(msgid))
+		fatalx("IMSG_MDA_DELIVER with a bad msgid");
+	n = snprintf(id, sizeof(id), "%s_%u", msgid, idx);
+	if (n < 0 || (size_t)n >= sizeof(id))
+		fatalx("%s: delivery id too long", __func__);
 	if (mda_split_mailbox(mailbox, local, sizeof(local), domain,
 	    sizeof(domain)) == -1) {
 		close(fd);
@@ -139,13 +157,20 @@ mda_deliver(struct imsg *imsg)
 	if (n < 0 || (size_t)n >= sizeof(prefix))
 		fatalx("%s: prefix too long", __func__);
 	why[0] = '\0';
-	r = maildir_deliver(AT_FDCWD, domain, local, fd, prefix, (size_t)n,
-	    name, sizeof(name), why, sizeof(why));
+	r = maildir_deliver_once(AT_FDCWD, domain, local, id, fd, prefix,
+	    (size_t)n, name, sizeof(name), why, sizeof(why));
 	close(fd);
-	log_debug("delivery %016llx: %s%s%s", (unsigned long long)evpid,
-	    r == MAILDIR_OK ? "new/" : "failed: ", r == MAILDIR_OK ? name : "",
-	    r == MAILDIR_OK ? "" : why);
-	mda_reply(evpid, mda_status(r), r == MAILDIR_OK ? "" : why);
+	if (r == MAILDIR_OK)
+		log_debug("delivery %016llx (%s): new/%s",
+		    (unsigned long long)evpid, id, name);
+	else if (r == MAILDIR_ALREADY)
+		log_info("delivery %016llx (%s): delivered before, not again",
+		    (unsigned long long)evpid, id);
+	else
+		log_debug("delivery %016llx (%s): failed: %s",
+		    (unsigned long long)evpid, id, why);
+	mda_reply(evpid, mda_status(r), mda_status(r) == DELIVERY_OK ? "" :
+	    why);
 }
 
 static void

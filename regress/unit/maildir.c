@@ -3,8 +3,10 @@
  * in new/ (prefix, body with CRLF turned into LF, ",S=" equal to its
  * size), unique names, refusal of unsafe path components and of symbolic
  * links and files in the store, failures that leave nothing behind
- * (unreadable message, EFBIG, ENOSPC on a small tmpfs), and CRLF pairs
- * split across read chunks.
+ * (unreadable message, EFBIG, ENOSPC on a small tmpfs), CRLF pairs
+ * split across read chunks, and maildir_deliver_once: a second delivery
+ * with the same id (also after the user moved or deleted the first) is
+ * recognised, and each state a crash can leave is finished exactly once.
  */
 
 #include <sys/types.h>
@@ -618,6 +620,230 @@ test_enospc(void)
 	is_int(res.new, 1, "enospc: only the small message in new/");
 }
 
+static enum maildir_result
+deliver_once(const char *local, const char *id, const char *body,
+    char *name, char *why)
+{
+	enum maildir_result	 r;
+	int			 fd;
+
+	fd = message_fd(body, strlen(body));
+	r = maildir_deliver_once(rootfd, "once.example", local, id, fd,
+	    PREFIX, sizeof(PREFIX) - 1, name, MAILDIR_NAMESZ, why, 256);
+	(void)close(fd);
+	return r;
+}
+
+/* Writes text into the file path below rootfd. */
+static void
+put_file(const char *path, const char *text)
+{
+	int	 fd;
+
+	if ((fd = openat(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) ==
+	    -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		die(path);
+	(void)close(fd);
+}
+
+/* The content of the only file in dir/new/, or NULL. */
+static char *
+only_new(const char *box)
+{
+	char		 path[512];
+	DIR		*d;
+	struct dirent	*de;
+	char		*got = NULL;
+	size_t		 len;
+	int		 n = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/%s/new", root, box);
+	if ((d = opendir(path)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		free(got);
+		(void)snprintf(path, sizeof(path), "%s/new/%s", box,
+		    de->d_name);
+		got = slurp(rootfd, path, &len);
+	}
+	(void)closedir(d);
+	if (n != 1) {
+		free(got);
+		return NULL;
+	}
+	return got;
+}
+
+static void
+test_once_basic(void)
+{
+	const char		 body[] = "Subject: once\r\n\r\nonce\r\n";
+	const char		 want[] = PREFIX_LF "Subject: once\n\nonce\n";
+	char			 name[MAILDIR_NAMESZ], why[256], path[512];
+	char			 dest[512];
+	char			*got;
+	enum maildir_result	 r;
+
+	maildir_init("mx.test");
+	r = deliver_once("a", "0123456789abcdef_0", body, name, why);
+	is_int(r, MAILDIR_OK, "once: first delivery");
+	ok(strstr(name, "_0123456789abcdef_0.mx.test,S=") != NULL,
+	    "once: the name carries the id (%s)", name);
+	got = only_new("once.example/a");
+	ok(got != NULL && strcmp(got, want) == 0, "once: content");
+	free(got);
+	is_int(mode_of(rootfd, "once.example/a/" MAILDIR_MARKS), 0700,
+	    "once: marker directory 0700");
+	is_int(count_entries(rootfd, "once.example/a/" MAILDIR_MARKS), 1,
+	    "once: one marker");
+	is_int(count_entries(rootfd, "once.example/a/tmp"), 0,
+	    "once: tmp/ empty");
+	r = deliver_once("a", "0123456789abcdef_0", body, name, why);
+	is_int(r, MAILDIR_ALREADY, "once: same id again: already delivered");
+	is_str(name, "", "once: no name for it");
+	is_int(count_entries(rootfd, "once.example/a/new"), 1,
+	    "once: still one file");
+	r = deliver_once("a", "0123456789abcdef_1", body, name, why);
+	is_int(r, MAILDIR_OK, "once: another id is another delivery");
+	is_int(count_entries(rootfd, "once.example/a/new"), 2,
+	    "once: two files");
+
+	/* The user reads it (new/ to cur/), then deletes it. */
+	(void)snprintf(path, sizeof(path), "%s/once.example/a/new/%s", root,
+	    name);
+	(void)snprintf(dest, sizeof(dest), "%s/once.example/a/cur/%s:2,S",
+	    root, name);
+	if (rename(path, dest) == -1)
+		die("rename");
+	r = deliver_once("a", "0123456789abcdef_1", body, name, why);
+	is_int(r, MAILDIR_ALREADY, "once: moved to cur/: not again");
+	(void)snprintf(path, sizeof(path), "%s/once.example/a/cur", root);
+	rm_rf(path);
+	r = deliver_once("a", "0123456789abcdef_1", body, name, why);
+	is_int(r, MAILDIR_ALREADY, "once: deleted by the user: not again");
+	is_int(count_entries(rootfd, "once.example/a/new"), 1,
+	    "once: and not back");
+}
+
+/* A mailbox "once.example/<local>" with its directories, empty. */
+static void
+make_box(const char *local)
+{
+	char	 path[512];
+	char	*p;
+
+	(void)snprintf(path, sizeof(path), "%s/once.example/%s/%s", root,
+	    local, MAILDIR_MARKS);
+	for (p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		(void)mkdir(path, 0700);
+		*p = '/';
+	}
+	(void)mkdir(path, 0700);
+	(void)snprintf(path, sizeof(path), "%s/once.example/%s/", root, local);
+	p = path + strlen(path);
+	(void)strlcpy(p, "tmp", 4);
+	(void)mkdir(path, 0700);
+	(void)strlcpy(p, "new", 4);
+	(void)mkdir(path, 0700);
+	(void)strlcpy(p, "cur", 4);
+	(void)mkdir(path, 0700);
+}
+
+/* The states of maildir.c's table, as a crash leaves them. */
+static void
+test_once_states(void)
+{
+	const char		 body[] = "Subject: s\r\n\r\nfull body\r\n";
+	const char		 want[] = PREFIX_LF "Subject: s\n\nfull body\n";
+	char			 name[MAILDIR_NAMESZ], why[256];
+	char			*got;
+	enum maildir_result	 r;
+
+	/* Published (linked into new/), marker not made. */
+	make_box("pub");
+	put_file("once.example/pub/tmp/m_0.mx.test", "published\n");
+	if (linkat(rootfd, "once.example/pub/tmp/m_0.mx.test", rootfd,
+	    "once.example/pub/new/1.M1P1Q1_m_0.mx.test,S=10", 0) == -1)
+		die("link");
+	r = deliver_once("pub", "m_0", body, name, why);
+	is_int(r, MAILDIR_ALREADY, "state published: already delivered");
+	got = only_new("once.example/pub");
+	ok(got != NULL && strcmp(got, "published\n") == 0,
+	    "state published: not written again");
+	free(got);
+	is_int(mode_of(rootfd, "once.example/pub/" MAILDIR_MARKS "/m_0"),
+	    0600, "state published: the marker is made");
+	is_int(count_entries(rootfd, "once.example/pub/tmp"), 0,
+	    "state published: tmp/ cleaned");
+
+	/* Committed (marker), not linked into new/ yet. */
+	make_box("com");
+	put_file("once.example/com/tmp/m_0.mx.test", "committed\n");
+	put_file("once.example/com/" MAILDIR_MARKS "/m_0", "");
+	r = deliver_once("com", "m_0", body, name, why);
+	is_int(r, MAILDIR_OK, "state committed: published now");
+	ok(strstr(name, ",S=10") != NULL, "state committed: S= of the "
+	    "committed file (%s)", name);
+	got = only_new("once.example/com");
+	ok(got != NULL && strcmp(got, "committed\n") == 0,
+	    "state committed: the committed file, not a new copy");
+	free(got);
+	is_int(count_entries(rootfd, "once.example/com/tmp"), 0,
+	    "state committed: tmp/ cleaned");
+	r = deliver_once("com", "m_0", body, name, why);
+	is_int(r, MAILDIR_ALREADY, "state committed: then done");
+
+	/* Half written, no marker. */
+	make_box("half");
+	put_file("once.example/half/tmp/m_0.mx.test", "Return-Pa");
+	r = deliver_once("half", "m_0", body, name, why);
+	is_int(r, MAILDIR_OK, "state half: delivered");
+	got = only_new("once.example/half");
+	ok(got != NULL && strcmp(got, want) == 0,
+	    "state half: whole, written again");
+	free(got);
+	is_int(count_entries(rootfd, "once.example/half/tmp"), 0,
+	    "state half: tmp/ cleaned");
+
+	/* Something else where the marker belongs. */
+	make_box("dir");
+	if (mkdirat(rootfd, "once.example/dir/" MAILDIR_MARKS "/m_0", 0700)
+	    == -1)
+		die("mkdir marker");
+	r = deliver_once("dir", "m_0", body, name, why);
+	is_int(r, MAILDIR_TEMPFAIL, "a directory as marker: temporary "
+	    "failure (%s)", why);
+	is_int(count_entries(rootfd, "once.example/dir/new"), 0,
+	    "a directory as marker: nothing delivered");
+}
+
+static void
+test_once_args(void)
+{
+	char			 name[MAILDIR_NAMESZ], why[256];
+	char			 big[MAILDIR_ID_MAX + 2];
+	const char		*bad[] = { "", "a/b", "a.b", "../x", "a b",
+				    big };
+	size_t			 i;
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(deliver_once("args", bad[i], "x\r\n", name, why),
+		    MAILDIR_TEMPFAIL, "once: id \"%.8s\" refused", bad[i]);
+	big[MAILDIR_ID_MAX] = '\0';
+	is_int(deliver_once("args", big, "x\r\n", name, why), MAILDIR_OK,
+	    "once: an id of %d bytes accepted", MAILDIR_ID_MAX);
+	is_int(deliver("once.example", "plain", "x\r\n", 3, name, why),
+	    MAILDIR_OK, "without an id: delivered");
+	is_int(mode_of(rootfd, "once.example/plain/" MAILDIR_MARKS), -1,
+	    "without an id: no marker directory");
+}
+
 int
 main(void)
 {
@@ -643,6 +869,9 @@ main(void)
 	test_atfdcwd();
 	test_efbig();
 	test_enospc();
+	test_once_basic();
+	test_once_states();
+	test_once_args();
 
 	(void)close(rootfd);
 	rm_rf(topdir);
