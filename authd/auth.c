@@ -29,6 +29,7 @@
 
 #include <unistd.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "log.h"
 #include "proto.h"
@@ -315,6 +316,17 @@ auth_rcpt(struct imsgev *iev, struct imsg *imsg)
 	free(out);
 }
 
+/* 1 if address is local@domain with domain one of ours. */
+int
+auth_address_ours(const char *address)
+{
+	struct mailaddr	 ma;
+
+	return strpbrk(address, " \"\\") == NULL &&
+	    addr_parse_mailbox(address, &ma) == 0 && ma.local[0] != '\0' &&
+	    strlen(address) < CONFIG_ADDR_MAX && auth_domain_is_ours(ma.domain);
+}
+
 int
 auth_sender_owned(const char *account, const char *address)
 {
@@ -377,6 +389,11 @@ auth_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 		if (peer != PROC_SMTP)
 			break;
 		auth_sender(iev, imsg);
+		return;
+	case IMSG_AUTH_CTL:
+		if (peer != PROC_PARENT)
+			break;
+		auth_ctl(iev, imsg);
 		return;
 	}
 	fatalx("unexpected %s from %s", imsg_type_name(imsg->hdr.type),

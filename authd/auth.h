@@ -24,6 +24,7 @@
 const struct config *auth_conf(void);
 void		 auth_lower(char *);
 int		 auth_sender_owned(const char *account, const char *address);
+int		 auth_address_ours(const char *address);
 void		 auth_event_account(const char *name, const struct acct *,
 		    const char *why);
 
@@ -36,6 +37,7 @@ void		 auth_store_remove(struct acct *);
 const struct acct_list *auth_store_list(void);
 const char	*auth_store_hash(const struct acct *);
 int		 auth_store_save(void);		/* 0, or -1 logged */
+void		 auth_store_revert(void);	/* back to the file */
 
 /* auth_pass.c */
 void		 auth_pass_configure(const struct config *);
@@ -47,7 +49,7 @@ int		 auth_pass_policy(const struct acct *, const char *password,
 		    char *why, size_t whysz);
 int		 auth_pass_set(struct acct *, const char *password,
 		    char *why, size_t whysz);
-void		 auth_pass_sha256(const char *, unsigned char *);
+void		 auth_apppass_digest(const char *, unsigned char *);
 
 /* auth_login.c */
 void		 auth_login(enum proc_role, struct imsg *);

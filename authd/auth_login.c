@@ -283,7 +283,7 @@ auth_try_apppass(struct acct *a, const struct auth_attempt *at)
 	if (a->napp == 0)
 		return -1;
 	svc = at->service == AUTH_SVC_SMTP ? ACCT_SVC_SMTP : ACCT_SVC_IMAP;
-	auth_pass_sha256(at->secret, h);
+	auth_apppass_digest(at->secret, h);
 	for (i = 0; i < a->napp; i++)
 		if (CRYPTO_memcmp(h, a->app[i].sha256, sizeof(h)) == 0 &&
 		    (a->app[i].services & svc))

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <crypt.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,10 +107,22 @@ auth_pass_is_default(const char *hash)
 	return strncmp(hash, "$y$", 3) == 0;
 }
 
+/*
+ * An app password is shown as "abcd-efgh-...": the digest is of its
+ * letters and digits, lower-cased, so a client may type it with or
+ * without the dashes, in either case.
+ */
 void
-auth_pass_sha256(const char *s, unsigned char *out)
+auth_apppass_digest(const char *s, unsigned char *out)
 {
-	SHA256((const unsigned char *)s, strlen(s), out);
+	char	 norm[AUTH_SECRET_MAX + 1];
+	size_t	 n = 0;
+
+	for (; *s != '\0' && n < sizeof(norm) - 1; s++)
+		if (*s != '-' && *s != ' ')
+			norm[n++] = (char)tolower((unsigned char)*s);
+	SHA256((const unsigned char *)norm, n, out);
+	explicit_bzero(norm, sizeof(norm));
 }
 
 /*

@@ -140,6 +140,18 @@ auth_store_list(void)
 	return &accts;
 }
 
+static void
+store_clear(void)
+{
+	struct store_node	*n, *next;
+
+	RB_FOREACH_SAFE(n, store_tree, &tree, next) {
+		RB_REMOVE(store_tree, &tree, n);
+		free(n);
+	}
+	acct_list_free(&accts);
+}
+
 /* Reads the store file into accts; a missing file is an empty store. */
 static int
 store_load(void)
@@ -225,6 +237,16 @@ auth_store_configure(const struct config *conf)
 		loaded = 1;
 	}
 	store_merge_config(conf);
+}
+
+/* After a failed write: memory goes back to what the disk holds. */
+void
+auth_store_revert(void)
+{
+	store_clear();
+	if (store_load() == -1)
+		fatalx("cannot read the account store back");
+	store_merge_config(auth_conf());
 }
 
 static int

@@ -16,6 +16,7 @@
 #include "imsg.h"
 
 #define CTL_FLAG_JSON	0x1
+#define CTL_FLAG_SECRET	0x2	/* the last argument is a password: never logged */
 #define CTL_MAX_ARGS	16
 #define CTL_MAX_ARG	1024
 

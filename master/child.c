@@ -238,6 +238,13 @@ child_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 			    proc_name(ops->role));
 		ops->peer(PROC_PARENT, iev, imsg);
 		break;
+	case IMSG_AUTH_CTL:
+		/* posternctl's user commands, relayed by the parent */
+		if (ops->role != PROC_AUTH || ops->peer == NULL)
+			fatalx("parent sent IMSG_AUTH_CTL to %s",
+			    proc_name(ops->role));
+		ops->peer(PROC_PARENT, iev, imsg);
+		break;
 	default:
 		fatalx("parent sent unexpected %s", imsg_type_name(
 		    imsg->hdr.type));

@@ -60,8 +60,9 @@ static void	control_status(struct ctl_conn *, struct ctl_request *);
 static void	control_reload(struct ctl_conn *, struct ctl_request *);
 static void	control_log_level(struct ctl_conn *, struct ctl_request *);
 static void	control_queue(struct ctl_conn *, struct ctl_request *);
+static void	control_user(struct ctl_conn *, struct ctl_request *);
 static void	control_relay(struct ctl_conn *, uint32_t, const char *);
-static void	control_relay_argv(struct ctl_conn *, uint32_t, int,
+static void	control_relay_argv(struct ctl_conn *, uint32_t, uint32_t, int,
 		    char * const *);
 
 static const struct ctl_command {
@@ -80,6 +81,15 @@ static const struct ctl_command {
 	{ "queue",	"remove",	CTL_ROLE_OPERATOR,	control_queue },
 	{ "queue",	"pause",	CTL_ROLE_OPERATOR,	control_queue },
 	{ "queue",	"resume",	CTL_ROLE_OPERATOR,	control_queue },
+	{ "user",	"list",		CTL_ROLE_AUDITOR,	control_user },
+	{ "user",	"show",		CTL_ROLE_AUDITOR,	control_user },
+	{ "user",	"add",		CTL_ROLE_ADMIN,		control_user },
+	{ "user",	"del",		CTL_ROLE_ADMIN,		control_user },
+	{ "user",	"passwd",	CTL_ROLE_ADMIN,		control_user },
+	{ "user",	"lock",		CTL_ROLE_ADMIN,		control_user },
+	{ "user",	"unlock",	CTL_ROLE_ADMIN,		control_user },
+	{ "user",	"totp",		CTL_ROLE_ADMIN,		control_user },
+	{ "user",	"apppass",	CTL_ROLE_ADMIN,		control_user },
 };
 
 int
@@ -238,20 +248,24 @@ control_audit_log(const char *name, struct ctl_conn *c, const char *result)
 }
 
 /*
- * The command line as the audit trail shows it.  Secrets never travel
- * as arguments (posternctl sends them as a separate request field), so
- * every argument can be shown.
+ * The command line as the audit trail shows it.  A password travels as
+ * the last argument of a user command with CTL_FLAG_SECRET and is shown
+ * as "********" (auth refuses the flag where no password belongs).
  */
 static void
 control_audit_cmd(struct ctl_conn *c, struct ctl_request *req)
 {
-	int	 i;
+	int	 i, secret;
 
+	secret = (req->flags & CTL_FLAG_SECRET) &&
+	    strcmp(req->argv[0], "user") == 0;
 	c->audit_cmd[0] = '\0';
 	for (i = 0; i < req->argc; i++) {
 		if (i > 0)
 			(void)strlcat(c->audit_cmd, " ", sizeof(c->audit_cmd));
-		(void)strlcat(c->audit_cmd, req->argv[i], sizeof(c->audit_cmd));
+		(void)strlcat(c->audit_cmd, secret && i == req->argc - 1 ?
+		    "********" : req->argv[i],
+		    sizeof(c->audit_cmd));
 	}
 }
 
@@ -557,12 +571,13 @@ control_relay(struct ctl_conn *c, uint32_t flags, const char *sub)
 {
 	char	*argv[] = { "queue", (char *)sub };
 
-	control_relay_argv(c, flags, 2, argv);
+	control_relay_argv(c, IMSG_QUEUE_CTL, flags, 2, argv);
 }
 
+/* type: IMSG_QUEUE_CTL to the queue, IMSG_AUTH_CTL to auth. */
 static void
-control_relay_argv(struct ctl_conn *c, uint32_t flags, int argc,
-    char * const *argv)
+control_relay_argv(struct ctl_conn *c, uint32_t type, uint32_t flags,
+    int argc, char * const *argv)
 {
 	struct ibuf	 ib;
 
@@ -574,7 +589,11 @@ control_relay_argv(struct ctl_conn *c, uint32_t flags, int argc,
 		control_end(c, 1);
 		return;
 	}
-	parent_send_queue(IMSG_QUEUE_CTL, ib.data, ib.len);
+	if (type == IMSG_AUTH_CTL)
+		parent_send_auth(type, ib.data, ib.len);
+	else
+		parent_send_queue(type, ib.data, ib.len);
+	explicit_bzero(ib.data, ib.len);	/* may hold a password */
 	ibuf_free(&ib);
 	c->relayed = 1;
 }
@@ -582,15 +601,27 @@ control_relay_argv(struct ctl_conn *c, uint32_t flags, int argc,
 static void
 control_queue(struct ctl_conn *c, struct ctl_request *req)
 {
-	control_relay_argv(c, req->flags, req->argc, req->argv);
+	control_relay_argv(c, IMSG_QUEUE_CTL, req->flags, req->argc,
+	    req->argv);
+}
+
+/* User commands go to auth, which holds the accounts. */
+static void
+control_user(struct ctl_conn *c, struct ctl_request *req)
+{
+	control_relay_argv(c, IMSG_AUTH_CTL, req->flags, req->argc,
+	    req->argv);
+	if (req->flags & CTL_FLAG_SECRET)
+		explicit_bzero(req->argv[req->argc - 1],
+		    strlen(req->argv[req->argc - 1]));
 }
 
 /*
- * An answer from the queue for a relayed command.  The connection may
- * have gone meanwhile; then the answer is dropped.
+ * An answer from the queue or auth for a relayed command.  The
+ * connection may have gone meanwhile; then the answer is dropped.
  */
 void
-control_queue_answer(struct imsg *imsg)
+control_relay_answer(struct imsg *imsg)
 {
 	struct imsg_reader	 r;
 	struct ctl_conn		*c;
@@ -599,7 +630,8 @@ control_queue_answer(struct imsg *imsg)
 
 	imsg_reader_init(&r, imsg, imsg_type_name(imsg->hdr.type));
 	id = imsg_read_u32(&r);
-	if (imsg->hdr.type == IMSG_QUEUE_CTL_END)
+	if (imsg->hdr.type == IMSG_QUEUE_CTL_END ||
+	    imsg->hdr.type == IMSG_AUTH_CTL_END)
 		status = imsg_read_u32(&r);
 	else
 		text = imsg_read_strdup(&r, IMSG_MAX_SIZE);
@@ -610,9 +642,11 @@ control_queue_answer(struct imsg *imsg)
 	if (c != NULL) {
 		switch (imsg->hdr.type) {
 		case IMSG_QUEUE_CTL_OUTPUT:
+		case IMSG_AUTH_CTL_OUTPUT:
 			control_printf(c, "%s", text);
 			break;
 		case IMSG_QUEUE_CTL_ERROR:
+		case IMSG_AUTH_CTL_ERROR:
 			control_error(c, "%s", text);
 			break;
 		default:

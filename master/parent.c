@@ -259,7 +259,15 @@ parent_dispatch_child(struct imsgev *iev, struct imsg *imsg)
 		if (c->role != PROC_QUEUE)
 			fatalx("%s sent %s", proc_name(c->role),
 			    imsg_type_name(imsg->hdr.type));
-		control_queue_answer(imsg);
+		control_relay_answer(imsg);
+		break;
+	case IMSG_AUTH_CTL_OUTPUT:
+	case IMSG_AUTH_CTL_ERROR:
+	case IMSG_AUTH_CTL_END:
+		if (c->role != PROC_AUTH)
+			fatalx("%s sent %s", proc_name(c->role),
+			    imsg_type_name(imsg->hdr.type));
+		control_relay_answer(imsg);
 		break;
 	default:
 		fatalx("%s sent unexpected %s", proc_name(c->role),
@@ -613,6 +621,14 @@ parent_send_queue(uint32_t type, const void *data, size_t len)
 	if (!children[PROC_QUEUE].chan_up)
 		fatalx("%s: no queue", __func__);
 	imsgev_xcompose(&children[PROC_QUEUE].iev, type, 0, 0, -1, data, len);
+}
+
+void
+parent_send_auth(uint32_t type, const void *data, size_t len)
+{
+	if (!children[PROC_AUTH].chan_up)
+		fatalx("%s: no auth", __func__);
+	imsgev_xcompose(&children[PROC_AUTH].iev, type, 0, 0, -1, data, len);
 }
 
 void

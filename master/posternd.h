@@ -49,9 +49,10 @@ void		 control_printf(struct ctl_conn *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 void		 control_error(struct ctl_conn *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-void		 control_queue_answer(struct imsg *);
+void		 control_relay_answer(struct imsg *);
 /* provided by parent.c for control.c */
 void		 parent_send_queue(uint32_t, const void *, size_t);
+void		 parent_send_auth(uint32_t, const void *, size_t);
 void		 parent_set_log_level(int);
 int		 parent_children(struct child_status *, int max);
 time_t		 parent_started(void);
