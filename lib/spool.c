@@ -235,7 +235,7 @@ spool_open_message(const char *msgid)
 	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-static int
+int
 spool_write_all(int fd, const char *p, size_t len)
 {
 	ssize_t	 n;

@@ -176,6 +176,8 @@ int		 spool_sync_dir(const char *dir);
 int		 spool_move_incoming(const char *msgid);
 /* Opens messages/<msgid> read-only, for delivery. */
 int		 spool_open_message(const char *msgid);
+/* write(2) until all of it is written: 0, or -1 with errno. */
+int		 spool_write_all(int, const char *, size_t);
 
 /* envelopes/<msgid>.tmp written and fsynced (not yet renamed). */
 int		 spool_envelope_write_tmp(const struct spool_envelope *);

@@ -72,6 +72,8 @@ struct queue_incoming {
 	size_t				 rcptcap;
 	int				 committing;
 	int				 failed;	/* ok=0, undo */
+	queue_commit_fn			 done;		/* internal: a DSN */
+	void				*done_arg;
 };
 
 RB_HEAD(queue_incomings, queue_incoming);
@@ -293,6 +295,36 @@ queue_commit(struct imsg *imsg)
 	queue_sync_schedule();
 }
 
+/*
+ * A message the queue wrote itself (a DSN) into incoming/<msgid>: it is
+ * committed by the next sync pass exactly as smtp's are, and done is
+ * called after that pass instead of an answer to smtp.  Takes env over.
+ */
+void
+queue_commit_internal(struct spool_envelope *env, queue_commit_fn done,
+    void *arg)
+{
+	struct queue_incoming	*in;
+	char			 err[SPOOL_ERR_SIZE];
+
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		fatal("%s", __func__);
+	in->env = *env;
+	memset(env, 0, sizeof(*env));
+	in->done = done;
+	in->done_arg = arg;
+	in->committing = 1;
+	if (RB_INSERT(queue_incomings, &incomings, in) != NULL)
+		fatalx("%s: duplicate msgid %s", __func__, in->env.msgid);
+	nincoming++;
+	if (spool_envelope_check(&in->env, err, sizeof(err)) == -1) {
+		log_warnx("message %s refused: %s", in->env.msgid, err);
+		in->failed = 1;
+	}
+	TAILQ_INSERT_TAIL(&commits, in, commit_entry);
+	queue_sync_schedule();
+}
+
 /* ABORT: str msgid */
 static void
 queue_abort(struct imsg *imsg)
@@ -357,7 +389,7 @@ queue_commit_reply(struct queue_incoming *in, int ok)
 {
 	struct ibuf	 ib;
 
-	if (shutting_down)
+	if (shutting_down || in->done != NULL)
 		return;
 	ibuf_init(&ib);
 	ibuf_add_u64(&ib, in->reqid);
@@ -505,24 +537,18 @@ queue_pass_remove(struct queue_pass *p)
 		log_warn("fsync messages/");
 }
 
-/* Step 6: answers, new messages to the scheduler, memory freed. */
+/*
+ * Step 6: answers, new messages to the scheduler, memory freed.  The
+ * commits come last: a DSN's done callback updates its original, which
+ * may have been in this pass and must be off it by then.
+ */
 static void
 queue_pass_finish(struct queue_pass *p)
 {
 	struct queue_incoming	*in;
 	struct queue_msg	*m;
+	char			 msgid[SPOOL_MSGID_SIZE];
 
-	while ((in = TAILQ_FIRST(&p->commits)) != NULL) {
-		TAILQ_REMOVE(&p->commits, in, commit_entry);
-		if (in->failed) {
-			queue_commit_undo(in);
-			queue_commit_reply(in, 0);
-		} else {
-			queue_commit_reply(in, 1);
-			queue_sched_load(&in->env, 0);
-		}
-		queue_incoming_free(in);
-	}
 	while ((m = TAILQ_FIRST(&p->updates)) != NULL) {
 		TAILQ_REMOVE(&p->updates, m, sync_entry);
 		if (p->failed_dir)
@@ -536,6 +562,20 @@ queue_pass_finish(struct queue_pass *p)
 			queue_update_retry(m);
 		else
 			queue_msg_free(m);
+	}
+	while ((in = TAILQ_FIRST(&p->commits)) != NULL) {
+		TAILQ_REMOVE(&p->commits, in, commit_entry);
+		(void)strlcpy(msgid, in->env.msgid, sizeof(msgid));
+		if (in->failed) {
+			queue_commit_undo(in);
+			queue_commit_reply(in, 0);
+		} else {
+			queue_commit_reply(in, 1);
+			queue_sched_load(&in->env, 0);
+		}
+		if (in->done != NULL)
+			in->done(in->done_arg, !in->failed, msgid);
+		queue_incoming_free(in);
 	}
 }
 
@@ -633,6 +673,7 @@ queue_configure(const struct config *new, const struct config *old)
 	    queue_sync_retry, NULL)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	queue_sched_init();
+	queue_dsn_init();
 	queue_recover();
 }
 
@@ -670,6 +711,11 @@ queue_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 		if (peer != PROC_MDA)
 			break;
 		queue_sched_result(imsg);
+		return;
+	case IMSG_AUTH_RCPT_RESULT:
+		if (peer != PROC_AUTH)
+			break;
+		queue_dsn_auth_result(imsg);
 		return;
 	case IMSG_QUEUE_CTL:
 		if (peer != PROC_PARENT)

@@ -8,6 +8,9 @@
  *	queue_sched.c	the messages in the queue: handing local
  *			recipients to mda, results, retries, expiry,
  *			pause, flush, remove
+ *	queue_dsn.c	delivery status notifications for the recipients
+ *			that failed: auth resolves the sender, the DSN is
+ *			committed like a message from smtp
  *	queue_ctl.c	posternctl's queue commands, relayed by the parent
  *	lib/spool.c	the files on disk
  *
@@ -52,9 +55,19 @@ struct queue_task {
 	enum queue_task_where	 where;
 };
 
+/* Where a message's DSN work is (queue_dsn.c). */
+enum queue_dsn_where {
+	QUEUE_DSN_NONE,		/* nothing owed, or not yet noticed */
+	QUEUE_DSN_LISTED,	/* waiting until dsn_when */
+	QUEUE_DSN_BUSY,		/* at auth, or its DSN being committed */
+};
+
 struct queue_msg {
 	RB_ENTRY(queue_msg)	 entry;		/* by msgid */
 	TAILQ_ENTRY(queue_msg)	 sync_entry;	/* sync pass */
+	TAILQ_ENTRY(queue_msg)	 dsn_entry;	/* DSN list */
+	enum queue_dsn_where	 dsn;
+	time_t			 dsn_when;
 	struct spool_envelope	 env;
 	struct queue_task	*tasks;		/* env.nrcpts of them */
 	int			 inflight;	/* tasks at mda */
@@ -71,8 +84,19 @@ struct queue_stats {
 	int	 paused;
 };
 
+/* Called after the sync pass that committed (ok 1) or not a message of
+ * queue_commit_internal, with its msgid. */
+typedef void	(*queue_commit_fn)(void *arg, int ok, const char *msgid);
+
 /* queue.c */
 void		 queue_sync_msg(struct queue_msg *);
+void		 queue_commit_internal(struct spool_envelope *,
+		    queue_commit_fn, void *);
+
+/* queue_dsn.c */
+void		 queue_dsn_init(void);
+void		 queue_dsn_want(struct queue_msg *);
+void		 queue_dsn_auth_result(struct imsg *);
 
 /* queue_sched.c */
 void		 queue_sched_init(void);

@@ -280,8 +280,9 @@ ctl_msg_json(struct ctl_out *o, struct queue_msg *m, time_t now)
 	ctl_json_str(o, m->env.client);
 	ctl_printf(o, ",\"helo\":");
 	ctl_json_str(o, m->env.helo);
-	ctl_printf(o, ",\"removing\":%s,\"recipients\":[",
-	    m->removing ? "true" : "false");
+	ctl_printf(o, ",\"removing\":%s,\"report\":%s,\"recipients\":[",
+	    m->removing ? "true" : "false", m->env.is_report ? "true" :
+	    "false");
 	for (i = 0; i < m->env.nrcpts; i++)
 		ctl_rcpt_json(o, m, i);
 	ctl_printf(o, "]}");
@@ -371,8 +372,9 @@ ctl_show(struct ctl_out *o, struct ctl_request *req)
 	    m->removing ? " (being removed)" : "");
 	ctl_printf(o, "received:   %s (%s ago)\n", when, age);
 	ctl_printf(o, "size:       %llu\n", (unsigned long long)m->env.size);
-	ctl_printf(o, "sender:     <%s>\n", ctl_esc(m->env.sender, esc,
-	    sizeof(esc)));
+	ctl_printf(o, "sender:     <%s>%s\n", ctl_esc(m->env.sender, esc,
+	    sizeof(esc)), m->env.is_report ? " (a delivery status "
+	    "notification)" : "");
 	ctl_printf(o, "client:     %s\n", ctl_esc(m->env.client, esc,
 	    sizeof(esc)));
 	ctl_printf(o, "helo:       %s\n", ctl_esc(m->env.helo, esc,

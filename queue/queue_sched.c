@@ -42,6 +42,7 @@
 
 #include <event2/event.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "posternd.h"
 #include "proto.h"
@@ -195,7 +196,8 @@ queue_msg_active(const struct queue_msg *m)
 
 	for (i = 0; i < m->env.nrcpts; i++)
 		if (m->env.rcpts[i].state == SPOOL_RCPT_PENDING ||
-		    m->env.rcpts[i].state == SPOOL_RCPT_REMOTE)
+		    m->env.rcpts[i].state == SPOOL_RCPT_REMOTE ||
+		    m->env.rcpts[i].state == SPOOL_RCPT_BOUNCE)
 			return 1;
 	return 0;
 }
@@ -203,7 +205,8 @@ queue_msg_active(const struct queue_msg *m)
 int
 queue_msg_obsolete(const struct queue_msg *m)
 {
-	return m->inflight == 0 && (m->removing || !queue_msg_active(m));
+	return m->inflight == 0 && m->dsn == QUEUE_DSN_NONE &&
+	    (m->removing || !queue_msg_active(m));
 }
 
 /*
@@ -233,6 +236,8 @@ queue_sched_load(struct spool_envelope *env, int recovered)
 		if (r->state == SPOOL_RCPT_PENDING)
 			queue_task_schedule(&m->tasks[i],
 			    recovered ? 0 : r->next_try);
+		if (r->state == SPOOL_RCPT_BOUNCE)
+			queue_dsn_want(m);	/* owed before a restart */
 	}
 	if (queue_msg_obsolete(m))
 		queue_sync_msg(m);
@@ -248,6 +253,8 @@ queue_msg_free(struct queue_msg *m)
 		if (m->tasks[i].where != QUEUE_TASK_IDLE)
 			fatalx("%s: %s has a live task", __func__,
 			    m->env.msgid);
+	if (m->dsn != QUEUE_DSN_NONE)
+		fatalx("%s: %s has a DSN under way", __func__, m->env.msgid);
 	RB_REMOVE(queue_msgs, &msgs, m);
 	nmsgs--;
 	spool_envelope_free(&m->env);
@@ -277,18 +284,24 @@ queue_retry_delay(uint32_t attempts)
 }
 
 /*
- * A recipient that cannot be delivered.  The DSN (RFC 3464) to the
- * sender is a later issue: for now the failure is logged and the
- * recipient leaves the queue.
+ * A recipient that cannot be delivered: the reason is kept with an
+ * enhanced status code in front (status, unless it has its own), and
+ * the DSN to the sender is owed (queue_dsn.c).
  */
 static void
 queue_rcpt_bounce(struct queue_msg *m, struct spool_rcpt *r,
-    const char *reason)
+    const char *status, const char *reason)
 {
 	struct log_event	 ev;
+	char			 code[16];
 
-	r->state = SPOOL_RCPT_FAILED;
-	(void)strlcpy(r->reason, reason, sizeof(r->reason));
+	r->state = SPOOL_RCPT_BOUNCE;
+	if (dsn_status(reason, code, sizeof(code)) != reason)
+		(void)strlcpy(r->reason, reason, sizeof(r->reason));
+	else
+		(void)snprintf(r->reason, sizeof(r->reason), "%s %s", status,
+		    reason);
+	reason = r->reason;
 	log_event_begin(&ev, "delivery.bounce");
 	log_event_add(&ev, "msgid", "%s", m->env.msgid);
 	log_event_add(&ev, "from", "%s", m->env.sender);
@@ -297,6 +310,7 @@ queue_rcpt_bounce(struct queue_msg *m, struct spool_rcpt *r,
 	log_event_add(&ev, "attempts", "%u", r->attempts);
 	log_event_add(&ev, "reason", "%s", reason);
 	log_event_end(&ev);
+	queue_dsn_want(m);
 }
 
 static void
@@ -328,7 +342,7 @@ queue_rcpt_defer(struct queue_task *t, const char *reason)
 	if (now - m->env.created >= child_config()->queue.expire) {
 		(void)snprintf(why, sizeof(why), "expired after %u attempts: "
 		    "%s", r->attempts, reason);
-		queue_rcpt_bounce(m, r, why);
+		queue_rcpt_bounce(m, r, "4.4.7", why);
 		return;
 	}
 	(void)strlcpy(r->reason, reason, sizeof(r->reason));
@@ -372,8 +386,6 @@ queue_task_dispatch(struct queue_task *t)
 	ibuf_add_str(&ib, m->env.sender);
 	ibuf_add_str(&ib, r->dest);
 	ibuf_add_str(&ib, r->orig);
-	ibuf_add_str(&ib, m->env.msgid);	/* with idx: mda's delivery id */
-	ibuf_add_u32(&ib, (uint32_t)t->idx);
 	if (ib.error)
 		fatalx("%s: ibuf", __func__);
 	if (RB_INSERT(queue_flights, &flights, t) != NULL)
@@ -439,7 +451,7 @@ queue_sched_result(struct imsg *imsg)
 		queue_rcpt_defer(t, reason);
 		break;
 	case DELIVERY_PERMFAIL:
-		queue_rcpt_bounce(m, r, reason);
+		queue_rcpt_bounce(m, r, "5.2.0", reason);
 		break;
 	default:
 		fatalx("mda answered with status %u", status);

@@ -1,0 +1,471 @@
+/*
+ * queue_dsn.c: delivery status notifications (RFC 3464) to the sender
+ * of a message whose recipients failed, permanently or by expiry.
+ *
+ * A failed recipient is first in the state "bounce": the DSN is owed,
+ * and the message stays in the queue for it.  The message is listed
+ * here and waits a moment (QUEUE_DSN_DELAY), so that recipients that
+ * fail together share one DSN; then:
+ *
+ *	1. no DSN is due for a null sender (which covers every DSN, and
+ *	   a report is marked in its envelope as well), nor for a
+ *	   recipient whose NOTIFY leaves out FAILURE: those recipients
+ *	   become "failed" at once, with a log line;
+ *	2. auth resolves the sender as it resolves a RCPT TO: local
+ *	   mailboxes and remote addresses, or RCPT_RELAY_DENIED for a
+ *	   domain that is not ours, which becomes one remote destination
+ *	   (it waits for the outbound role); an unknown local sender
+ *	   drops the DSN (dsn.dropped);
+ *	3. the DSN (lib/dsn.c) is written to incoming/<id> with the null
+ *	   sender and committed by the sync pass like a message from smtp:
+ *	   file, envelope and directories fsynced (queue_commit_internal);
+ *	4. after that pass, and only then, the recipients it reports
+ *	   become "failed" (dsn.created); a later pass rewrites or removes
+ *	   the original's envelope.
+ *
+ * A crash before step 4 is on disk leaves "bounce" in the original's
+ * envelope, and recovery makes the DSN again: a duplicate, never a
+ * loss.  A temporary failure on the way (auth, the disk) lists the
+ * message again for QUEUE_DSN_RETRY.  While a message is listed or busy
+ * here it is not obsolete, so it cannot be freed under us; "queue
+ * remove" is honoured when its turn comes (no DSN).
+ *
+ * Trusts: auth's answers to be well-formed (a peer: fatal otherwise).
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "dsn.h"
+#include "log.h"
+#include "posternd.h"
+#include "proto.h"
+#include "queue.h"
+
+#define QUEUE_DSN_DELAY		1	/* seconds: failures that come together */
+#define QUEUE_DSN_RETRY		60	/* seconds, after a temporary failure */
+
+/* One DSN under way: at auth, then being committed. */
+struct queue_dsn {
+	TAILQ_ENTRY(queue_dsn)	 entry;
+	uint64_t		 reqid;
+	struct queue_msg	*msg;
+	size_t			*idx;		/* the recipients it reports */
+	size_t			 n;
+};
+
+TAILQ_HEAD(queue_dsn_msgs, queue_msg);
+TAILQ_HEAD(queue_dsn_reqs, queue_dsn);
+
+static struct queue_dsn_msgs	 listed = TAILQ_HEAD_INITIALIZER(listed);
+static struct queue_dsn_reqs	 at_auth = TAILQ_HEAD_INITIALIZER(at_auth);
+static struct event		*dsn_ev;
+static uint64_t			 dsn_reqids;
+
+static void	queue_dsn_run(int, short, void *);
+
+void
+queue_dsn_init(void)
+{
+	if ((dsn_ev = evtimer_new(child_base(), queue_dsn_run, NULL)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+}
+
+/* The timer at the earliest listed message. */
+static void
+queue_dsn_arm(void)
+{
+	struct queue_msg	*m;
+	struct timeval		 tv;
+	time_t			 first = 0, now = time(NULL);
+
+	TAILQ_FOREACH(m, &listed, dsn_entry)
+		if (first == 0 || m->dsn_when < first)
+			first = m->dsn_when;
+	if (first == 0) {
+		evtimer_del(dsn_ev);
+		return;
+	}
+	timerclear(&tv);
+	if (first > now)
+		tv.tv_sec = first - now;
+	evtimer_add(dsn_ev, &tv);
+}
+
+static void
+queue_dsn_list(struct queue_msg *m, time_t delay)
+{
+	m->dsn = QUEUE_DSN_LISTED;
+	m->dsn_when = time(NULL) + delay;
+	TAILQ_INSERT_TAIL(&listed, m, dsn_entry);
+	queue_dsn_arm();
+}
+
+/* m has a recipient in the state bounce. */
+void
+queue_dsn_want(struct queue_msg *m)
+{
+	/* Busy: the end of that DSN looks for more. */
+	if (m->dsn == QUEUE_DSN_NONE)
+		queue_dsn_list(m, QUEUE_DSN_DELAY);
+}
+
+static void
+queue_dsn_free(struct queue_dsn *d)
+{
+	free(d->idx);
+	free(d);
+}
+
+/* Why no DSN is due for r, or NULL. */
+static const char *
+queue_dsn_unwanted(const struct queue_msg *m, const struct spool_rcpt *r)
+{
+	if (m->removing)
+		return "the message was removed";
+	if (m->env.sender[0] == '\0')
+		return "null sender";
+	if (m->env.is_report)
+		return "the message is a report";
+	if (r->notify != 0 && !(r->notify & SPOOL_NOTIFY_FAILURE))
+		return "NOTIFY leaves out failures";
+	return NULL;
+}
+
+static void
+queue_dsn_ask_auth(struct queue_dsn *d)
+{
+	struct ibuf	 ib;
+
+	d->reqid = ++dsn_reqids;
+	ibuf_init(&ib);
+	ibuf_add_u64(&ib, d->reqid);
+	ibuf_add_u32(&ib, 0);
+	ibuf_add_str(&ib, d->msg->env.sender);
+	if (ib.error)
+		fatalx("%s: ibuf", __func__);
+	imsgev_xcompose(child_peer(PROC_AUTH), IMSG_AUTH_RCPT, 0, 0, -1,
+	    ib.data, ib.len);
+	ibuf_free(&ib);
+	TAILQ_INSERT_TAIL(&at_auth, d, entry);
+}
+
+/* Step 1 for one message, then step 2 if a DSN is due. */
+static void
+queue_dsn_start(struct queue_msg *m)
+{
+	struct queue_dsn	*d;
+	struct spool_rcpt	*r;
+	const char		*why;
+	size_t			 i;
+	int			 changed = 0;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->idx = calloc(m->env.nrcpts, sizeof(*d->idx))) == NULL)
+		fatal("%s", __func__);
+	d->msg = m;
+	for (i = 0; i < m->env.nrcpts; i++) {
+		r = &m->env.rcpts[i];
+		if (r->state != SPOOL_RCPT_BOUNCE)
+			continue;
+		if ((why = queue_dsn_unwanted(m, r)) != NULL) {
+			log_info("message %s: no DSN for %s: %s",
+			    m->env.msgid, r->orig, why);
+			r->state = SPOOL_RCPT_FAILED;
+			changed = 1;
+			continue;
+		}
+		d->idx[d->n++] = i;
+	}
+	if (d->n == 0) {
+		queue_dsn_free(d);
+		if (changed)
+			queue_sync_msg(m);
+		return;
+	}
+	m->dsn = QUEUE_DSN_BUSY;
+	queue_dsn_ask_auth(d);
+}
+
+static void
+queue_dsn_run(int fd, short ev, void *arg)
+{
+	struct queue_msg	*m, *next;
+	time_t			 now = time(NULL);
+
+	for (m = TAILQ_FIRST(&listed); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, dsn_entry);
+		if (m->dsn_when > now)
+			continue;
+		TAILQ_REMOVE(&listed, m, dsn_entry);
+		m->dsn = QUEUE_DSN_NONE;
+		queue_dsn_start(m);
+	}
+	queue_dsn_arm();
+}
+
+/* Gives up for now: the recipients stay "bounce", tried again later. */
+static void
+queue_dsn_later(struct queue_dsn *d)
+{
+	struct queue_msg	*m = d->msg;
+
+	queue_dsn_free(d);
+	queue_dsn_list(m, QUEUE_DSN_RETRY);
+}
+
+/* The recipients d reports are final now. */
+static void
+queue_dsn_settle(struct queue_dsn *d)
+{
+	struct queue_msg	*m = d->msg;
+	size_t			 i;
+	int			 more = 0;
+
+	for (i = 0; i < d->n; i++)
+		m->env.rcpts[d->idx[i]].state = SPOOL_RCPT_FAILED;
+	for (i = 0; i < m->env.nrcpts; i++)
+		if (m->env.rcpts[i].state == SPOOL_RCPT_BOUNCE)
+			more = 1;
+	m->dsn = QUEUE_DSN_NONE;
+	queue_dsn_free(d);
+	queue_sync_msg(m);
+	if (more)
+		queue_dsn_want(m);
+}
+
+/*
+ * The original message for the report: the whole of it for RET=FULL
+ * when it is small enough (*full set), else its beginning, where the
+ * header is.  NULL on an error, logged.
+ */
+static char *
+queue_dsn_original(const struct queue_msg *m, size_t *len, int *full)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 want, got = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = spool_open_message(m->env.msgid)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		log_warn("DSN for %s: messages/%s", m->env.msgid, m->env.msgid);
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	*full = m->env.ret == SPOOL_RET_FULL && st.st_size <= DSN_FULL_MAX;
+	want = *full || st.st_size < DSN_HEADER_MAX ? (size_t)st.st_size :
+	    DSN_HEADER_MAX;
+	if ((buf = malloc(want + 1)) == NULL)
+		fatal("%s", __func__);
+	while (got < want && (n = pread(fd, buf + got, want - got,
+	    (off_t)got)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("DSN for %s: read", m->env.msgid);
+			close(fd);
+			free(buf);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return buf;
+}
+
+/* Writes the DSN for d into incoming/<env->msgid>: 0 or -1 (logged). */
+static int
+queue_dsn_write(struct queue_dsn *d, struct spool_envelope *env)
+{
+	const struct queue_msg	*m = d->msg;
+	const struct spool_rcpt	*r;
+	struct dsn_report	 rep;
+	struct dsn_rcpt		*rcpts;
+	char			*orig, *text = NULL;
+	size_t			 origlen, len, i;
+	int			 fd, full, saved;
+
+	if ((orig = queue_dsn_original(m, &origlen, &full)) == NULL)
+		return -1;
+	if ((rcpts = calloc(d->n, sizeof(*rcpts))) == NULL)
+		fatal("%s", __func__);
+	for (i = 0; i < d->n; i++) {
+		r = &m->env.rcpts[d->idx[i]];
+		rcpts[i].final = r->orig;
+		rcpts[i].orcpt = r->orcpt;
+		rcpts[i].reason = r->reason;
+	}
+	if ((fd = spool_create(env->msgid, sizeof(env->msgid))) == -1) {
+		log_warn("DSN for %s: cannot create a message in incoming/",
+		    m->env.msgid);
+		goto fail;
+	}
+	memset(&rep, 0, sizeof(rep));
+	rep.hostname = child_config()->hostname;
+	rep.msgid = m->env.msgid;
+	rep.dsnid = env->msgid;
+	rep.envid = m->env.envid;
+	rep.sender = m->env.sender;
+	rep.arrival = m->env.created;
+	rep.now = time(NULL);
+	rep.full = full;
+	rep.rcpts = rcpts;
+	rep.nrcpts = d->n;
+	if ((text = dsn_build(&rep, orig, origlen, &len)) == NULL ||
+	    spool_write_all(fd, text, len) == -1 || close(fd) == -1) {
+		saved = errno;
+		if (text != NULL)
+			(void)close(fd);
+		errno = saved;
+		log_warn("DSN for %s: incoming/%s", m->env.msgid, env->msgid);
+		(void)spool_unlink(SPOOL_INCOMING, env->msgid, "");
+		goto fail;
+	}
+	env->size = len;
+	free(text);
+	free(rcpts);
+	free(orig);
+	return 0;
+fail:
+	free(text);
+	free(rcpts);
+	free(orig);
+	return -1;
+}
+
+/* Step 4, after the sync pass that had the DSN. */
+static void
+queue_dsn_committed(void *arg, int ok, const char *dsnid)
+{
+	struct queue_dsn	*d = arg;
+	struct queue_msg	*m = d->msg;
+	struct log_event	 ev;
+
+	if (!ok) {
+		log_warnx("DSN for %s not committed: tried again in %d s",
+		    m->env.msgid, QUEUE_DSN_RETRY);
+		queue_dsn_later(d);
+		return;
+	}
+	log_event_begin(&ev, "dsn.created");
+	log_event_add(&ev, "msgid", "%s", dsnid);
+	log_event_add(&ev, "orig_msgid", "%s", m->env.msgid);
+	log_event_add(&ev, "to", "%s", m->env.sender);
+	log_event_add(&ev, "rcpts", "%zu", d->n);
+	log_event_end(&ev);
+	queue_dsn_settle(d);
+}
+
+static void
+queue_dsn_drop(struct queue_dsn *d, const char *why)
+{
+	struct log_event	 ev;
+
+	log_warnx("message %s: DSN to <%s> dropped: %s", d->msg->env.msgid,
+	    d->msg->env.sender, why);
+	log_event_begin(&ev, "dsn.dropped");
+	log_event_add(&ev, "orig_msgid", "%s", d->msg->env.msgid);
+	log_event_add(&ev, "to", "%s", d->msg->env.sender);
+	log_event_add(&ev, "reason", "%s", why);
+	log_event_end(&ev);
+	queue_dsn_settle(d);
+}
+
+/* The envelope of the DSN: null sender, a report, to the destinations. */
+static void
+queue_dsn_envelope(struct spool_envelope *env, size_t n)
+{
+	memset(env, 0, sizeof(*env));
+	env->created = time(NULL);
+	env->is_report = 1;
+	if ((env->rcpts = calloc(n, sizeof(*env->rcpts))) == NULL)
+		fatal("%s", __func__);
+	env->nrcpts = n;
+}
+
+static void
+queue_dsn_dest(struct spool_rcpt *r, uint32_t kind, const char *sender)
+{
+	r->kind = kind == DEST_LOCAL ? SPOOL_KIND_LOCAL : SPOOL_KIND_REMOTE;
+	r->state = kind == DEST_LOCAL ? SPOOL_RCPT_PENDING : SPOOL_RCPT_REMOTE;
+	(void)strlcpy(r->orig, sender, sizeof(r->orig));
+}
+
+/*
+ * IMSG_AUTH_RCPT_RESULT: u64 reqid, u32 result, u32 n, then n times
+ * u32 kind, str address.
+ */
+void
+queue_dsn_auth_result(struct imsg *imsg)
+{
+	struct imsg_reader	 rd;
+	struct queue_dsn	*d;
+	struct spool_envelope	 env;
+	uint64_t		 reqid;
+	uint32_t		 result, n, i, kind;
+
+	imsg_reader_init(&rd, imsg, "IMSG_AUTH_RCPT_RESULT");
+	reqid = imsg_read_u64(&rd);
+	TAILQ_FOREACH(d, &at_auth, entry)
+		if (d->reqid == reqid)
+			break;
+	if (d == NULL)
+		fatalx("auth answered for unknown DSN request %llu",
+		    (unsigned long long)reqid);
+	TAILQ_REMOVE(&at_auth, d, entry);
+	result = imsg_read_u32(&rd);
+	n = imsg_read_u32(&rd);
+	if (n > MAX_DESTS || (result == RCPT_OK) != (n > 0))
+		fatalx("auth answered %u destinations with result %u", n,
+		    result);
+	queue_dsn_envelope(&env, n > 0 ? n : 1);
+	for (i = 0; i < n; i++) {
+		kind = imsg_read_u32(&rd);
+		if (kind != DEST_LOCAL && kind != DEST_REMOTE)
+			fatalx("auth answered destination kind %u", kind);
+		queue_dsn_dest(&env.rcpts[i], kind, d->msg->env.sender);
+		imsg_read_str(&rd, env.rcpts[i].dest,
+		    sizeof(env.rcpts[i].dest));
+	}
+	imsg_reader_end(&rd);
+	switch (result) {
+	case RCPT_OK:
+		break;
+	case RCPT_RELAY_DENIED:
+		/* Not our domain: the outbound role will take it. */
+		queue_dsn_dest(&env.rcpts[0], DEST_REMOTE, d->msg->env.sender);
+		(void)strlcpy(env.rcpts[0].dest, d->msg->env.sender,
+		    sizeof(env.rcpts[0].dest));
+		break;
+	case RCPT_UNKNOWN:
+		spool_envelope_free(&env);
+		queue_dsn_drop(d, "no such local sender");
+		return;
+	case RCPT_TEMPFAIL:
+		spool_envelope_free(&env);
+		queue_dsn_later(d);
+		return;
+	default:
+		fatalx("auth answered result %u", result);
+	}
+	if (queue_dsn_write(d, &env) == -1) {
+		spool_envelope_free(&env);
+		queue_dsn_later(d);
+		return;
+	}
+	queue_commit_internal(&env, queue_dsn_committed, d);
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+# Delivery status notifications with the real daemon: a permanent failure
+# (a mailbox that is a plain file) and an expiry (tmp/ not writable, a
+# tiny queue.expire) make one multipart/report DSN to a local sender,
+# read back from her Maildir with python's email module; several failed
+# recipients of one message share one DSN; a null sender gets none; a
+# remote sender's DSN waits as remote-waiting; an unknown local sender's
+# is dropped.  Envelopes left in the state "bounce" by a crash get their
+# DSN after the restart, with RET=FULL, ENVID and ORCPT honoured, and
+# NOTIFY=NEVER honoured too.
+
+import email
+import email.policy
+import json
+import os
+import pwd
+import smtplib
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postern import TAP, Server, IS_ROOT, hash_password
+from smtpclient import maildir_files, wait_maildir, wait_for, read
+
+t = TAP()
+if not IS_ROOT:
+    t.skip_all("needs root: posternd's roles chroot and change user")
+
+SEED_FULL = "aaaaaaaaaaaaaaaa"
+SEED_NEVER = "bbbbbbbbbbbbbbbb"
+
+
+def wait(cond, timeout=20):
+    return wait_for(cond, timeout)
+
+
+def logged(name, key, value):
+    """The events name whose key is value."""
+    return [e for e in srv.read_events()
+            if e.get("event") == name and e.get(key) == value]
+
+
+def gone(qid):
+    """Waits until message qid has left the queue."""
+    return wait(lambda: not os.path.exists(os.path.join(Q, "envelopes",
+                                                        qid)))
+
+
+def send(port, sender, rcpts, subject):
+    """The queue id of one message, or None."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.ehlo("client.test")
+        s.mail(sender)
+        for r in rcpts:
+            code, _ = s.rcpt(r)
+            assert code == 250, (r, code)
+        code, text = s.data("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n"
+                            "Message-ID: <%s@client.test>\r\n\r\n"
+                            "body of %s\r\n"
+                            % (sender or "mailer-daemon@client.test",
+                               rcpts[0], subject, subject, subject))
+    assert code == 250, text
+    return text.split()[-1].decode()
+
+
+def seed(state):
+    """Envelopes a crash left with a DSN owed, before the first start."""
+    q = os.path.join(state, "queue")
+    now = int(time.time())
+    files = {
+        "envelopes/" + SEED_FULL:
+            "postern-envelope 2\nmsgid %s\ncreated %d\nsize 60\n"
+            "sender alice@example.org\nclient 192.0.2.1\nhelo x\n"
+            "dsn message full ENV-42\n"
+            "rcpt local bounce 1 0 bob@example.org Bob@example.org "
+            "5.2.0%%20seeded%%20failure 2 rfc822;Bob@example.org\n"
+            "end\n" % (SEED_FULL, now),
+        "messages/" + SEED_FULL:
+            "Subject: seeded full\r\n\r\nthe seeded body\r\n",
+        "envelopes/" + SEED_NEVER:
+            "postern-envelope 2\nmsgid %s\ncreated %d\nsize 40\n"
+            "sender alice@example.org\nclient 192.0.2.1\nhelo x\n"
+            "dsn message - -\n"
+            "rcpt local bounce 1 0 bob@example.org bob@example.org "
+            "5.2.0%%20never 8 -\nend\n" % (SEED_NEVER, now),
+        "messages/" + SEED_NEVER: "Subject: never\r\n\r\nnever\r\n",
+    }
+    uid, gid = pwd.getpwnam("postern-queue")[2:4]
+    for d in ("", "incoming", "messages", "envelopes", "corrupt"):
+        os.makedirs(os.path.join(q, d), mode=0o700, exist_ok=True)
+        os.chown(os.path.join(q, d), uid, gid)
+    for name, text in files.items():
+        with open(os.path.join(q, name), "w") as f:
+            f.write(text)
+        os.chown(os.path.join(q, name), uid, gid)
+
+
+def dsns(state):
+    """alice's DSNs: {original queue id: parsed message}."""
+    out = {}
+    for path in maildir_files(state, "alice@example.org"):
+        msg = email.message_from_bytes(read(path), policy=email.policy.compat32)
+        if msg.get_content_type() != "multipart/report":
+            continue
+        parts = msg.get_payload()
+        if len(parts) < 2:
+            continue
+        status = parts[1].get_payload()
+        if not status:
+            continue
+        out[status[0].get("X-Postern-Queue-ID")] = msg
+    return out
+
+
+def recipients(msg):
+    """The per-recipient blocks of a DSN's message/delivery-status."""
+    return msg.get_payload()[1].get_payload()[1:]
+
+
+pw = hash_password("Correct-Horse-9")
+users = ["alice", "bob", "carol", "dave", "erin"]
+srv = Server(listeners=[("mx", "smtp", "none")],
+             accounts=[("%s@example.org" % u, pw) for u in users],
+             extra="queue: {retry: [1s], expire: 4s}\n"
+                   "limits: {sessions_per_ip: 100}\n")
+MX = srv.port["mx"]
+Q = os.path.join(srv.state, "queue")
+MAIL = os.path.join(srv.state, "mail", "example.org")
+started = time.time()
+try:
+    seed(srv.state)
+    srv.start()
+
+    # recovery: the DSN owed before the "crash" is made, with RET=FULL
+    t.ok(wait(lambda: SEED_FULL in dsns(srv.state)),
+         "a DSN owed at the restart arrives in the sender's Maildir")
+    m = dsns(srv.state).get(SEED_FULL)
+    if m is not None:
+        parts = m.get_payload()
+        t.is_(parts[2].get_content_type(), "message/rfc822",
+              "RET=FULL: the original comes back whole")
+        t.like(parts[2].as_string(), "the seeded body",
+               "with its body")
+        st = parts[1].get_payload()
+        t.is_(st[0].get("Original-Envelope-Id"), "ENV-42",
+              "ENVID comes back as Original-Envelope-Id")
+        t.is_(st[1].get("Original-Recipient"), "rfc822;Bob@example.org",
+              "ORCPT comes back as Original-Recipient")
+        t.is_(st[1].get("Status"), "5.2.0", "the seeded status")
+    else:
+        for _ in range(5):
+            t.ok(False, "the recovered DSN")
+    t.ok(gone(SEED_NEVER),
+         "NOTIFY=NEVER: the failed message leaves the queue")
+    t.ok(SEED_NEVER not in dsns(srv.state) and
+         not logged("dsn.created", "orig_msgid", SEED_NEVER),
+         "and no DSN is made for it")
+    t.ok(srv.wait_log("no DSN for bob@example.org: NOTIFY leaves out"),
+         "which is logged")
+
+    # mailboxes: dave and erin exist; bob and carol are plain files
+    send(MX, "dave@example.org", ["dave@example.org", "erin@example.org"],
+         "warm-up")
+    wait_maildir(srv.state, "erin@example.org", 1)
+    t.ok(len(maildir_files(srv.state, "dave@example.org")) == 1 and
+         len(maildir_files(srv.state, "erin@example.org")) == 1,
+         "dave's and erin's mailboxes exist")
+    for u in ("bob", "carol"):
+        with open(os.path.join(MAIL, u), "w") as f:
+            f.write("not a maildir\n")
+
+    # a local sender, two permanent failures and one success
+    base = len(maildir_files(srv.state, "alice@example.org"))
+    qid = send(MX, "alice@example.org",
+               ["bob@example.org", "carol@example.org", "dave@example.org"],
+               "hello")
+    t.ok(wait(lambda: qid in dsns(srv.state)),
+         "permanent failures: a DSN arrives in alice's Maildir")
+    t.ok(len(maildir_files(srv.state, "dave@example.org")) == 2,
+         "the good recipient got the message")
+    m = dsns(srv.state).get(qid)
+    if m is not None:
+        t.is_(m.get_content_type(), "multipart/report", "multipart/report")
+        t.is_(m.get_param("report-type"), "delivery-status",
+              "report-type=delivery-status")
+        t.is_(m.get("Return-Path"), "<>", "sent with the null sender")
+        t.is_(m.get("To"), "<alice@example.org>", "To the sender")
+        t.is_(m.get("Auto-Submitted"), "auto-replied", "Auto-Submitted")
+        parts = m.get_payload()
+        t.is_([p.get_content_type() for p in parts],
+              ["text/plain", "message/delivery-status",
+               "text/rfc822-headers"], "the three parts, in order")
+        st = parts[1].get_payload()
+        t.is_(st[0].get("Reporting-MTA"), "dns; mx.example.org",
+              "Reporting-MTA")
+        t.ok(st[0].get("Arrival-Date") is not None, "Arrival-Date")
+        rc = recipients(m)
+        t.is_(sorted(r.get("Final-Recipient") for r in rc),
+              ["rfc822; bob@example.org", "rfc822; carol@example.org"],
+              "one DSN lists both failed recipients, not the good one")
+        t.is_([r.get("Action") for r in rc], ["failed", "failed"],
+              "Action: failed")
+        t.is_([r.get("Status") for r in rc], ["5.2.0", "5.2.0"],
+              "Status 5.2.0")
+        t.ok(all("Not a directory" in (r.get("Diagnostic-Code") or "")
+                 for r in rc), "Diagnostic-Code says why")
+        t.ok(all(r.get("Original-Recipient") is None for r in rc),
+             "no Original-Recipient without ORCPT")
+        hdrs = parts[2].get_payload()
+        t.like(hdrs, "Subject: hello", "the original header is included")
+        t.ok("body of hello" not in hdrs, "but not its body")
+        t.like(parts[0].get_payload(), "bob@example.org",
+               "the human part names the recipients")
+    else:
+        for _ in range(17):
+            t.ok(False, "the DSN")
+    created = logged("dsn.created", "orig_msgid", qid)
+    t.is_(len(created), 1, "one dsn.created for the message")
+    if created:
+        t.is_(created[0].get("to"), "alice@example.org", "dsn.created: to")
+        t.ok(len(created[0].get("msgid", "")) == 16, "dsn.created: msgid")
+    t.is_(len(logged("delivery.bounce", "msgid", qid)), 2,
+          "two delivery.bounce")
+    t.is_(len(maildir_files(srv.state, "alice@example.org")), base + 1,
+          "exactly one DSN")
+
+    # a null sender: no DSN
+    nqid = send(MX, "", ["bob@example.org"], "null")
+    t.ok(wait(lambda: logged("delivery.bounce", "msgid", nqid)),
+         "null sender: the failure is a delivery.bounce")
+    t.ok(gone(nqid), "the message leaves the queue")
+    t.ok(not logged("dsn.created", "orig_msgid", nqid),
+         "null sender: no DSN")
+    t.ok(srv.wait_log("message %s: no DSN for bob@example.org: null sender"
+                      % nqid), "logged")
+
+    # a remote sender: the DSN waits for the outbound role
+    rqid = send(MX, "someone@remote.test", ["bob@example.org"], "remote")
+    t.ok(wait(lambda: logged("dsn.created", "orig_msgid", rqid)),
+         "remote sender: a DSN is made")
+    ev = logged("dsn.created", "orig_msgid", rqid)
+    did = ev[0]["msgid"] if ev else "none"
+    t.like(srv.ctl("queue", "list").stdout,
+           "%s" % did, "queue list shows the DSN")
+    t.like(srv.ctl("queue", "list").stdout,
+           "someone@remote.test:remote-waiting",
+           "waiting as remote-waiting")
+    lst = json.loads(srv.ctl("--json", "queue", "list").stdout)
+    d = [x for x in lst if x["msgid"] == did]
+    t.ok(d and d[0]["sender"] == "" and d[0]["report"] is True,
+         "--json: null sender, marked as a report")
+    t.like(srv.ctl("queue", "show", did).stdout,
+           "(a delivery status notification)", "queue show says what it is")
+    t.ok(gone(rqid), "the original leaves the queue")
+
+    # an unknown local sender: dropped
+    uqid = send(MX, "nobody@example.org", ["bob@example.org"], "unknown")
+    t.ok(wait(lambda: logged("dsn.dropped", "orig_msgid", uqid)),
+         "unknown local sender: dsn.dropped")
+    t.ok(gone(uqid), "and the message leaves the queue")
+
+    # expiry: erin's tmp/ is not writable, queue.expire is 4 s
+    os.chmod(os.path.join(MAIL, "erin", "tmp"), 0o500)
+    eqid = send(MX, "alice@example.org", ["erin@example.org"], "expiring")
+    t.ok(wait(lambda: eqid in dsns(srv.state), timeout=25),
+         "expiry: a DSN arrives")
+    m = dsns(srv.state).get(eqid)
+    rc = recipients(m) if m is not None else []
+    t.is_([r.get("Status") for r in rc], ["4.4.7"], "Status 4.4.7")
+    t.ok(rc and "expired after" in (rc[0].get("Diagnostic-Code") or ""),
+         "Diagnostic-Code: expired after n attempts")
+    os.chmod(os.path.join(MAIL, "erin", "tmp"), 0o700)
+
+    t.ok(wait(lambda: srv.ctl("queue", "list").stdout.count("\n") == 1),
+         "in the end only the remote-waiting DSN is queued")
+    t.ok(time.time() - started < 60, "in %.0f s" % (time.time() - started))
+finally:
+    srv.cleanup()
+t.done()
