@@ -386,6 +386,8 @@ queue_task_dispatch(struct queue_task *t)
 	ibuf_add_str(&ib, m->env.sender);
 	ibuf_add_str(&ib, r->dest);
 	ibuf_add_str(&ib, r->orig);
+	ibuf_add_str(&ib, m->env.msgid);	/* with idx: mda's delivery id */
+	ibuf_add_u32(&ib, (uint32_t)t->idx);
 	if (ib.error)
 		fatalx("%s: ibuf", __func__);
 	if (RB_INSERT(queue_flights, &flights, t) != NULL)
