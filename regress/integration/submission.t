@@ -11,15 +11,18 @@
 # in plain text at all, so it is TLS that is missing, not a stronger
 # mechanism.
 
+import hashlib
+import hmac
 import os
 import smtplib
 import ssl
+import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import TAP, Server, IS_ROOT, hash_password
+from postern import TAP, Server, IS_ROOT, hash_password, user_ids
 from smtpclient import (Raw, b64, plain, submission, wait_maildir,
                         maildir_files, read, wait_for)
 
@@ -379,42 +382,113 @@ def login_code(server, user, password, source=None):
     return code, text
 
 
-def test_lockout():
+def totp(secret, step):
+    """RFC 6238 with HMAC-SHA1 and 6 digits, for a given time step."""
+    mac = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0xf
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] &
+                      0x7fffffff) % 1000000)
+
+
+TOTP_KEY = bytes(range(1, 21))
+APP_SMTP = "abcd-efgh-ijkl-mnop"
+APP_IMAP = "qrst-uvwx-yzab-cdef"
+
+
+def seed_store(server):
+    """Accounts in auth's own store, written before the daemon starts, as
+    posternctl would have left them: one whose password is years old, one
+    with TOTP, one with an smtp and an imap app password."""
+    def rec(addr, extra=""):
+        return ("account %s\nsource store\nhash %s\nstate active\n"
+                "changed %d\nfailures 0 0\n%send\n"
+                % (addr, pw, 1000 if addr.startswith("old") else
+                   int(time.time()), extra))
+
+    def app(label, services, secret):
+        norm = secret.replace("-", "").lower().encode()
+        return "apppass %s %s %d 0 %s\n" % (
+            label, services, int(time.time()),
+            hashlib.sha256(norm).hexdigest())
+
+    text = ("postern-accounts 1\n" + rec("old@example.org") +
+            rec("otp@example.org", "totp %s 0\n" % TOTP_KEY.hex()) +
+            rec("app@example.org", app("phone", "smtp", APP_SMTP) +
+                app("tablet", "imap", APP_IMAP)) + "count 3\n")
+    d = os.path.join(server.state, "auth")
+    os.makedirs(d, mode=0o700)
+    path = os.path.join(d, "accounts")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    uid, gid = user_ids("postern-auth")
+    for p in (d, path):
+        os.chown(p, uid, gid)
+
+
+def login_code(server, user, password, source=None):
+    c = submission(server.port["submission"], source=source)
+    code, text = c.cmd("AUTH PLAIN " + plain(user, password))
+    c.close()
+    return code, text
+
+
+def test_lockout(s2):
     """auth.lockout over SMTP: locked after N failures, even for the right
     password, still locked after a restart, unlocked by posternctl."""
-    s2 = Server(accounts=[("lock@example.org", pw),
-                          ("other@example.org", pw)],
-                extra="auth: {lockout: {attempts: 3, window: 1h, "
-                      "duration: 1h}}\n")
-    try:
-        s2.start()
-        codes = [login_code(s2, "lock@example.org", "wrong-%d" % i)[0]
-                 for i in range(3)]
-        t.is_(codes, [535] * 3, "3 wrong passwords: 535 each")
-        code, text = login_code(s2, "lock@example.org", PW)
-        t.is_(code, 535, "locked: the right password fails too")
-        _, wrong = login_code(s2, "lock@example.org", "wrong", "127.0.3.1")
-        t.is_(text, wrong, "... with the text of a wrong password")
-        t.is_(login_code(s2, "other@example.org", PW, "127.0.3.2")[0], 235,
-              "another account is not locked")
-        t.ok(wait_for(lambda: any(e["event"] == "auth.lockout"
-                                  for e in s2.read_events())),
-             "auth.lockout logged")
-        s2.stop()
-        s2.start()
-        t.is_(login_code(s2, "lock@example.org", PW, "127.0.3.3")[0], 535,
-              "still locked after a restart")
-        r = s2.ctl("user", "unlock", "lock@example.org")
-        if "unknown command" in r.stderr:
-            t.ok(True, "posternctl user unlock # SKIP not built yet")
-            return
-        if r.returncode != 0:
-            t.diag("posternctl user unlock: %s" % r.stderr.strip())
-        t.is_(r.returncode, 0, "posternctl user unlock")
-        t.is_(login_code(s2, "lock@example.org", PW, "127.0.3.4")[0], 235,
-              "unlocked: the right password works again")
-    finally:
-        s2.cleanup()
+    codes = [login_code(s2, "lock@example.org", "wrong-%d" % i)[0]
+             for i in range(3)]
+    t.is_(codes, [535] * 3, "3 wrong passwords: 535 each")
+    code, text = login_code(s2, "lock@example.org", PW)
+    t.is_(code, 535, "locked: the right password fails too")
+    _, wrong = login_code(s2, "lock@example.org", "wrong", "127.0.3.1")
+    t.is_(text, wrong, "... with the text of a wrong password")
+    t.is_(login_code(s2, "other@example.org", PW, "127.0.3.2")[0], 235,
+          "another account is not locked")
+    t.ok(wait_for(lambda: any(e["event"] == "auth.lockout"
+                              for e in s2.read_events())),
+         "auth.lockout logged")
+    s2.stop()
+    s2.start()
+    t.is_(login_code(s2, "lock@example.org", PW, "127.0.3.3")[0], 535,
+          "still locked after a restart")
+    r = s2.ctl("user", "unlock", "lock@example.org")
+    if "unknown command" in r.stderr:
+        t.ok(True, "posternctl user unlock # SKIP not built yet")
+        return
+    if r.returncode != 0:
+        t.diag("posternctl user unlock: %s" % r.stderr.strip())
+    t.is_(r.returncode, 0, "posternctl user unlock")
+    t.is_(login_code(s2, "lock@example.org", PW, "127.0.3.4")[0], 235,
+          "unlocked: the right password works again")
+
+
+def test_factors(s2):
+    """Expired password, TOTP and app passwords through SMTP AUTH."""
+    code, text = login_code(s2, "old@example.org", PW, "127.0.4.1")
+    t.is_((code, text[:9]), (535, "535 5.7.8"), "expired password: 535")
+    t.like(text, "expired", "... and the reply says it expired")
+    code, text = login_code(s2, "otp@example.org", PW, "127.0.4.2")
+    t.is_(code, 535, "TOTP account, password alone: 535")
+    step = int(time.time()) // 30
+    code, _ = login_code(s2, "otp@example.org", PW + totp(TOTP_KEY, step),
+                         "127.0.4.3")
+    t.is_(code, 235, "password + current TOTP code: 235")
+    code, _ = login_code(s2, "otp@example.org", PW + totp(TOTP_KEY, step),
+                         "127.0.4.4")
+    t.is_(code, 535, "the same code again (replay): 535")
+    code, _ = login_code(s2, "otp@example.org",
+                         PW + totp(TOTP_KEY, step - 5), "127.0.4.5")
+    t.is_(code, 535, "a code from 150 s ago: 535")
+    code, _ = login_code(s2, "app@example.org", APP_SMTP, "127.0.4.6")
+    t.is_(code, 235, "an smtp app password: 235")
+    code, _ = login_code(s2, "app@example.org", APP_IMAP, "127.0.4.7")
+    t.is_(code, 535, "an imap-only app password over SMTP: 535")
+    c = submission(s2.port["submissions"], "app@example.org", APP_SMTP,
+                   implicit=True)
+    t.is_(c.cmd("MAIL FROM:<app@example.org>")[0], 250,
+          "an app password session may send as its account")
+    c.close()
 
 
 try:
@@ -428,7 +502,16 @@ try:
     test_mx()
     test_limits()
     test_timing()
-    test_lockout()
 finally:
     srv.cleanup()
+s2 = Server(accounts=[("lock@example.org", pw), ("other@example.org", pw)],
+            extra="auth: {lockout: {attempts: 3, window: 1h, "
+                  "duration: 1h}, password: {max_age: 365d}}\n")
+try:
+    seed_store(s2)
+    s2.start()
+    test_factors(s2)
+    test_lockout(s2)
+finally:
+    s2.cleanup()
 t.done()
