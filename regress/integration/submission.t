@@ -491,6 +491,23 @@ def test_factors(s2):
     c.close()
 
 
+def test_two_factor(s2):
+    """two_factor: required, applied by a reload: a password alone is
+    refused with a reply that says why; an app password still works."""
+    s2.extra = s2.extra.replace("auth: {", "auth: {two_factor: required, ")
+    s2.write_config()
+    r = s2.ctl("reload")
+    t.is_(r.returncode, 0, "reload with two_factor: required")
+    t.ok(wait_for(lambda: login_code(s2, "other@example.org", PW,
+                                     "127.0.5.1")[0] == 535),
+         "two_factor required: a password alone is 535")
+    _, text = login_code(s2, "other@example.org", PW, "127.0.5.2")
+    t.like(text, "second factor", "... and the reply says a second factor "
+           "is required")
+    t.is_(login_code(s2, "app@example.org", APP_SMTP, "127.0.5.3")[0], 235,
+          "an app password still works")
+
+
 try:
     srv.start()
     test_plain_text_587()
@@ -512,6 +529,7 @@ try:
     s2.start()
     test_factors(s2)
     test_lockout(s2)
+    test_two_factor(s2)
 finally:
     s2.cleanup()
 t.done()
