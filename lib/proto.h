@@ -49,9 +49,12 @@ enum imsg_type {
 	 * CREATE_RESULT: u64 reqid, u32 ok, str msgid; fd (writable) if ok
 	 * RCPT: u64 reqid, str msgid, u32 kind, str dest, str rcpt, once
 	 *	per destination before COMMIT (dest: mailbox or remote
-	 *	address; rcpt: as the client gave it)
+	 *	address; rcpt: as the client gave it); then, optionally,
+	 *	RFC 3461's u32 notify (SPOOL_NOTIFY_* bits, 0 if not given),
+	 *	str orcpt (xtext-decoded "type;address", "" if not given)
 	 * COMMIT: u64 reqid, str msgid, str sender, str client, str helo,
-	 *	u64 size, u32 n (how many RCPT frames came before)
+	 *	u64 size, u32 n (how many RCPT frames came before); then,
+	 *	optionally, u32 ret (SPOOL_RET_*), str envid (decoded)
 	 * COMMIT_RESULT: u64 reqid, u32 ok
 	 * ABORT: str msgid (smtp gave up on it; no answer)
 	 */

@@ -227,7 +227,8 @@ queue_incoming_add_rcpt(struct queue_incoming *in)
 	return r;
 }
 
-/* RCPT: u64 reqid, str msgid, u32 kind, str dest, str rcpt */
+/* RCPT: u64 reqid, str msgid, u32 kind, str dest, str rcpt[, u32 notify,
+ * str orcpt] */
 static void
 queue_rcpt(struct imsg *imsg)
 {
@@ -252,12 +253,18 @@ queue_rcpt(struct imsg *imsg)
 	r->state = kind == DEST_LOCAL ? SPOOL_RCPT_PENDING : SPOOL_RCPT_REMOTE;
 	imsg_read_str(&rd, r->dest, sizeof(r->dest));
 	imsg_read_str(&rd, r->orig, sizeof(r->orig));
+	if (rd.left > 0) {
+		/* RFC 3461's NOTIFY and ORCPT; checked with the envelope. */
+		r->notify = imsg_read_u32(&rd);
+		imsg_read_str(&rd, r->orcpt, sizeof(r->orcpt));
+	}
 	imsg_reader_end(&rd);
 }
 
 /*
  * COMMIT: u64 reqid, str msgid, str sender, str client, str helo,
- * u64 size, u32 n.  Only collected here: the sync pass does the work.
+ * u64 size, u32 n[, u32 ret, str envid].  Only collected here: the sync
+ * pass does the work.
  */
 static void
 queue_commit(struct imsg *imsg)
@@ -280,6 +287,11 @@ queue_commit(struct imsg *imsg)
 	imsg_read_str(&rd, in->env.helo, sizeof(in->env.helo));
 	in->env.size = imsg_read_u64(&rd);
 	n = imsg_read_u32(&rd);
+	if (rd.left > 0) {
+		/* RFC 3461's RET and ENVID; checked with the envelope. */
+		in->env.ret = (int)imsg_read_u32(&rd);
+		imsg_read_str(&rd, in->env.envid, sizeof(in->env.envid));
+	}
 	imsg_reader_end(&rd);
 	if (n == 0 || n != in->env.nrcpts)
 		fatalx("COMMIT for message %s: %u recipients announced, %zu "
