@@ -178,6 +178,7 @@ int		 smtp_error(struct smtp_session *);
 void		 smtp_mail_accept(struct smtp_session *);
 
 /* smtp_auth.c */
+int		 smtp_auth_offered(const struct smtp_session *);
 void		 smtp_cmd_auth(struct smtp_session *, char *);
 void		 smtp_auth_response(struct smtp_session *, char *, size_t);
 void		 smtp_auth_abort(struct smtp_session *);

@@ -187,6 +187,17 @@ smtp_auth_response(struct smtp_session *s, char *line, size_t len)
 	smtp_auth_input(s, line, len, 0);
 }
 
+/*
+ * AUTH is offered inside TLS, or on a listener without TLS, which the
+ * config accepts for submission only on a loopback address.
+ */
+int
+smtp_auth_offered(const struct smtp_session *s)
+{
+	return s->listener->service == SERVICE_SUBMISSION &&
+	    (s->tls || s->listener->tls == TLSMODE_NONE);
+}
+
 /* Whether AUTH may start now; replies if not. */
 static int
 smtp_auth_allowed(struct smtp_session *s)
@@ -197,7 +208,7 @@ smtp_auth_allowed(struct smtp_session *s)
 		reply = "502 5.5.1 AUTH not available on this port";
 	else if (s->state == SMTP_S_CONNECTED)
 		reply = "503 5.5.1 Say EHLO first";
-	else if (!s->tls)
+	else if (!smtp_auth_offered(s))
 		reply = "530 5.7.0 Must issue a STARTTLS command first";
 	else if (s->account[0] != '\0')
 		reply = "503 5.5.1 Already authenticated";

@@ -497,8 +497,7 @@ smtp_cmd_ehlo(struct smtp_session *s, char *arg, int esmtp)
 	    smtp_tls_ctx() != NULL)
 		smtp_reply(s, "250-STARTTLS");
 	/* RFC 4954 4: never offered where it would be refused. */
-	if (s->tls && s->listener->service == SERVICE_SUBMISSION &&
-	    s->account[0] == '\0')
+	if (smtp_auth_offered(s) && s->account[0] == '\0')
 		smtp_reply(s, "250-AUTH PLAIN LOGIN");
 	smtp_reply(s, "250 HELP");
 }

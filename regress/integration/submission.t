@@ -33,7 +33,11 @@ if not IS_ROOT:
 PW = "Correct-Horse-9"
 pw = hash_password(PW)
 USERS = ("alice", "bob", "dave", "erin", "tim")
-srv = Server(accounts=[("%s@example.org" % u, pw) for u in USERS],
+srv = Server(listeners=[("mx", "smtp", "starttls"),
+                        ("submission", "submission", "starttls"),
+                        ("submissions", "submission", "implicit"),
+                        ("loopsub", "submission", "none")],
+             accounts=[("%s@example.org" % u, pw) for u in USERS],
              domains=("example.org",),
              aliases={"sales@example.org": ["alice@example.org"],
                       "all@example.org": ["alice@example.org",
@@ -94,6 +98,18 @@ def test_plain_text_587():
     t.ok("AUTH" not in text, "AUTH not offered again once authenticated")
     code, text = c.cmd("AUTH PLAIN " + plain("alice@example.org", PW))
     t.is_((code, text[:9]), (503, "503 5.5.1"), "a second AUTH: 503 5.5.1")
+    c.close()
+
+
+def test_loopback_plain():
+    """A submission listener without TLS, which the config allows only on
+    a loopback address (for a local webmail): AUTH is offered there."""
+    c = Raw(srv.port["loopsub"])
+    c.reply()
+    code, text = c.cmd("EHLO client.test")
+    t.like(text, "AUTH PLAIN LOGIN", "tls: none on loopback offers AUTH")
+    t.is_(c.cmd("AUTH PLAIN " + plain("alice@example.org", PW))[0], 235,
+          "... and accepts it")
     c.close()
 
 
@@ -511,6 +527,7 @@ def test_two_factor(s2):
 try:
     srv.start()
     test_plain_text_587()
+    test_loopback_plain()
     test_smtplib()
     test_swaks()
     test_failures()
