@@ -356,6 +356,8 @@ cmd_totp_enroll(const char *sock, uint32_t flags, int argc, char **argv)
 		errx(1, "malformed answer from posternd");
 	printf("TOTP secret for %s (base32): %s\n%s\n", argv[3], secret, uri);
 	print_qr(uri);
+	printf("Add it to an authenticator app (scan the code, or type the "
+	    "secret), then give its first code to turn TOTP on.\n");
 	fflush(stdout);
 	freezero(cap.buf, cap.len + 1);
 	if (given != NULL)
