@@ -28,8 +28,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#define DSN_HEADER_MAX		(64 * 1024)	/* original header copied */
-#define DSN_FULL_MAX		(2 * 1024 * 1024) /* RET=FULL up to this */
+#define DSN_HEADER_MAX	(64 * 1024)	/* original header copied */
+#define DSN_FULL_MAX	(2 * 1024 * 1024) /* RET=FULL up to this */
 
 struct dsn_rcpt {
 	const char	*final;		/* the recipient as accepted */
@@ -39,13 +39,13 @@ struct dsn_rcpt {
 
 struct dsn_report {
 	const char		*hostname;	/* Reporting-MTA */
-	const char		*msgid;		/* the original's queue id */
-	const char		*dsnid;		/* the DSN's own queue id */
+	const char		*msgid;		/* original's queue id */
+	const char		*dsnid;		/* the DSN's queue id */
 	const char		*envid;		/* ENVID, or "" */
-	const char		*sender;	/* the original sender: To */
+	const char		*sender;	/* original sender: To */
 	time_t			 arrival;
 	time_t			 now;
-	int			 full;		/* orig is the whole message */
+	int			 full;		/* orig: all of it */
 	const struct dsn_rcpt	*rcpts;
 	size_t			 nrcpts;
 };

@@ -121,7 +121,7 @@ struct spool_rcpt {
 	/* why the last attempt failed */
 	char			 reason[SPOOL_REASON_MAX];
 	uint32_t		 notify;	/* SPOOL_NOTIFY_*, 0 */
-	char			 orcpt[SPOOL_ORCPT_MAX]; /* "" if none */
+	char			 orcpt[SPOOL_ORCPT_MAX];	/* or "" */
 };
 
 struct spool_envelope {
@@ -131,9 +131,9 @@ struct spool_envelope {
 	char			 sender[SPOOL_ADDR_MAX]; /* "" for <> */
 	char			 client[SPOOL_CLIENT_MAX];
 	char			 helo[SPOOL_HELO_MAX];
-	int			 is_report;	/* a DSN: never bounces */
+	int			 is_report;	/* a DSN: no bounce */
 	int			 ret;		/* SPOOL_RET_* */
-	char			 envid[SPOOL_ENVID_MAX]; /* "" if none */
+	char			 envid[SPOOL_ENVID_MAX];	/* or "" */
 	struct spool_rcpt	*rcpts;
 	size_t			 nrcpts;
 };

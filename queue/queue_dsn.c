@@ -52,15 +52,15 @@
 #include "proto.h"
 #include "queue.h"
 
-#define QUEUE_DSN_DELAY		1	/* seconds: failures that come together */
-#define QUEUE_DSN_RETRY		60	/* seconds, after a temporary failure */
+#define QUEUE_DSN_DELAY	1	/* s: failures that come together */
+#define QUEUE_DSN_RETRY	60	/* s, after a temporary failure */
 
 /* One DSN under way: at auth, then being committed. */
 struct queue_dsn {
 	TAILQ_ENTRY(queue_dsn)	 entry;
 	uint64_t		 reqid;
 	struct queue_msg	*msg;
-	size_t			*idx;		/* the recipients it reports */
+	size_t			*idx;	/* the recipients it reports */
 	size_t			 n;
 };
 
