@@ -236,6 +236,20 @@ auth_event(const char *name, const struct auth_attempt *at,
 	log_event_end(&ev);
 }
 
+static void
+auth_event_lockout(const struct acct *a, const struct auth_attempt *at)
+{
+	struct log_event	 ev;
+
+	log_event_begin(&ev, "auth.lockout");
+	log_event_add(&ev, "reason", "%u failures", a->failures);
+	log_event_add(&ev, "service", "%s", auth_service_name(at->service));
+	log_event_add(&ev, "address", "%s", a->address);
+	log_event_add(&ev, "ip", "%s", at->ip);
+	log_event_add(&ev, "until", "%lld", (long long)a->locked_until);
+	log_event_end(&ev);
+}
+
 /* 1 if a is locked now; an expired lock is lifted (and logged). */
 int
 auth_account_locked(struct acct *a, time_t now)
@@ -268,7 +282,7 @@ auth_count_failure(struct acct *a, struct auth_attempt *at, time_t now)
 		return;
 	a->state = ACCT_LOCKED;
 	a->locked_until = now + conf->auth.lockout.duration;
-	auth_event_account("auth.lockout", a, NULL);
+	auth_event_lockout(a, at);
 }
 
 /* Index of the app password that secret is, for service; -1 if none. */

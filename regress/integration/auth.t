@@ -215,8 +215,11 @@ def test_lock_and_lockout():
     t.like(ctl("user", "show", "lou@example.org").stdout, "locked until",
            "user show: locked until")
     time.sleep(0.3)
-    t.ok(any(e.get("address") == "lou@example.org" for e in
-             events("auth.lockout")), "auth.lockout event")
+    t.ok(any(e.get("address") == "lou@example.org" and
+             e.get("service") == "smtp" and e.get("ip") == "127.0.0.1" and
+             e.get("reason") == "3 failures" for e in
+             events("auth.lockout")),
+         "auth.lockout event: address, service, ip, why")
     fails = [e for e in events("auth.fail")
              if e.get("address") == "lou@example.org"]
     t.ok(any(e.get("reason") == "bad password" for e in fails) and
@@ -370,12 +373,48 @@ def test_two_factor_required():
           "then the password alone works again")
 
 
+def store_path():
+    return os.path.join(srv.state, "auth", "accounts")
+
+
 def test_restart_and_kill():
     before = ctl("user", "list").stdout
     srv.stop()
     srv.start()
     t.is_(ctl("user", "list").stdout, before,
           "the store survives a restart unchanged")
+    # an older scheme in the store is rehashed to yescrypt at login
+    srv.stop()
+    sha512 = subprocess.run(["openssl", "passwd", "-6", "Blue-Kettle-42"],
+                            capture_output=True, text=True,
+                            check=True).stdout.strip()
+    text = open(store_path()).read()
+    text = re.sub(r"(account bob@example.org\nsource store\nhash )\S+",
+                  lambda m: m.group(1) + sha512, text)
+    with open(store_path(), "w") as f:
+        f.write(text)
+    srv.start()
+    t.is_(login("bob@example.org", "Blue-Kettle-42")[0], 235,
+          "a $6$ hash in the store logs in")
+    t.ok(re.search(r"account bob@example.org\nsource store\nhash \$y\$",
+                   open(store_path()).read()),
+         "and is rehashed to yescrypt")
+    # a store that does not parse: auth refuses to start on it
+    srv.stop()
+    good = open(store_path()).read()
+    with open(store_path(), "w") as f:
+        f.write(good.replace("state active", "state sleepy", 1))
+    srv.start(wait=False)
+    t.ok(srv.proc.wait(timeout=20) != 0, "a corrupt store stops posternd")
+    t.like(srv.read_log(), "bad state sleepy",
+           "and the log names the problem")
+    with open(store_path(), "w") as f:
+        f.write(good)
+    try:
+        os.unlink(srv.pidfile())
+    except OSError:
+        pass
+    srv.start()
     acked, stop = [], threading.Event()
 
     def adder():
