@@ -189,7 +189,7 @@ queue_dsn_start(struct queue_msg *m)
 	}
 	if (d->n == 0) {
 		queue_dsn_free(d);
-		if (changed)
+		if (changed || queue_msg_obsolete(m))
 			queue_sync_msg(m);
 		return;
 	}
