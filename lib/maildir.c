@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -29,6 +30,8 @@
 
 #define MAILDIR_OUTSZ		(2 * MAILDIR_CHUNK + 1)
 #define MAILDIR_TMP_TRIES	5
+#define MAILDIR_SWEPT		".swept"	/* in MAILDIR_MARKS: last sweep */
+#define MAILDIR_SWEEP_EVERY	(24 * 60 * 60)
 
 /* The directories of one mailbox, open while a message goes in. */
 struct maildir_box {
@@ -640,6 +643,50 @@ maildir_once_fresh(struct maildir_box *mb, const char *id,
 	    why, whysz);
 }
 
+/*
+ * Removes the markers older than MAILDIR_MARK_TTL, at most once a day per
+ * mailbox (the mtime of MAILDIR_SWEPT says when).  A marker is needed
+ * only until the queue has recorded the delivery, normally milliseconds;
+ * removing one is safe in every state of the table above except "yes,
+ * no", where it would let a request for the same id deliver again.
+ * Best effort: a failure here does not fail the delivery.
+ */
+static void
+maildir_marks_sweep(struct maildir_box *mb)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	time_t		 now = time(NULL);
+	int		 fd;
+
+	if (fstatat(mb->marks, MAILDIR_SWEPT, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    now - st.st_mtime < MAILDIR_SWEEP_EVERY && st.st_mtime <= now)
+		return;
+	/* The stamp first: a sweep that fails is not tried at every call. */
+	if ((fd = openat(mb->marks, MAILDIR_SWEPT, O_WRONLY | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return;
+	(void)futimens(fd, NULL);
+	(void)close(fd);
+	if ((fd = openat(mb->marks, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')	/* ids never start with '.' */
+			continue;
+		if (fstatat(mb->marks, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    now - st.st_mtime > MAILDIR_MARK_TTL)
+			(void)unlinkat(mb->marks, de->d_name, 0);
+	}
+	(void)closedir(d);
+}
+
 /* Looks at what earlier attempts left and goes on from there. */
 static enum maildir_result
 maildir_store_once(struct maildir_box *mb, const char *id, int msgfd,
@@ -677,8 +724,11 @@ maildir_store_once(struct maildir_box *mb, const char *id, int msgfd,
 	if (tmp && unlinkat(mb->tmp, tmpname, 0) == -1)
 		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 		    "unlink tmp/%s: %s", tmpname, strerror(errno));
-	return maildir_once_fresh(mb, id, tmpname, msgfd, prefix, prefixlen,
+	r = maildir_once_fresh(mb, id, tmpname, msgfd, prefix, prefixlen,
 	    name, namesz, why, whysz);
+	if (r == MAILDIR_OK)
+		maildir_marks_sweep(mb);
+	return r;
 }
 
 /* A delivery id: 1 to MAILDIR_ID_MAX bytes of [A-Za-z0-9_-]. */

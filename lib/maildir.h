@@ -69,8 +69,13 @@
  *	has the table of the states a crash can leave.  The check costs
  *	two fstatat(2) calls; the marker does not depend on the file, so a
  *	message moved to cur/, to a folder or deleted is not delivered
- *	again.  Markers are never removed here (one empty file per
- *	delivery).  id NULL is maildir_deliver.
+ *	again.  A marker is needed only until the queue has recorded the
+ *	delivery; after a delivery, markers older than MAILDIR_MARK_TTL
+ *	are removed from that mailbox, at most once a day (the mtime of
+ *	MAILDIR_MARKS/.swept).  So the guarantee holds for a queue that
+ *	asks again within MAILDIR_MARK_TTL, which a crash and a restart
+ *	do unless the server stays down that long.  id NULL is
+ *	maildir_deliver.
  *
  * Not reentrant (one name counter per process); the mda is single
  * threaded.  Never logs: the caller logs the reason.
@@ -87,6 +92,7 @@
 #define MAILDIR_CHUNK		(64 * 1024)	/* bytes read from msgfd at once */
 #define MAILDIR_ID_MAX		32		/* bytes of a delivery id */
 #define MAILDIR_MARKS		"postern-delivered" /* delivery markers */
+#define MAILDIR_MARK_TTL	(30 * 24 * 60 * 60) /* seconds a marker lives */
 
 enum maildir_result {
 	MAILDIR_OK,

@@ -306,6 +306,24 @@ def tree_pids(root):
     return pids
 
 
+def kill_tree(srv):
+    """SIGKILL to srv's posternd and all its children, one right after
+    the other, as a crash would; removes the pid file a clean exit would
+    have removed.  Returns how many processes that was."""
+    pids = tree_pids(srv.proc.pid)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    srv.proc.wait()
+    try:
+        os.unlink(srv.pidfile())
+    except OSError:
+        pass
+    return len(pids)
+
+
 def listening_sockets(pids):
     """The (address, port) pairs of TCP sockets in LISTEN state open in
     any of pids."""

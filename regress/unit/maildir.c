@@ -6,7 +6,8 @@
  * (unreadable message, EFBIG, ENOSPC on a small tmpfs), CRLF pairs
  * split across read chunks, and maildir_deliver_once: a second delivery
  * with the same id (also after the user moved or deleted the first) is
- * recognised, and each state a crash can leave is finished exactly once.
+ * recognised, each state a crash can leave is finished exactly once,
+ * and old markers are swept.
  */
 
 #include <sys/types.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maildir.h"
@@ -697,8 +699,8 @@ test_once_basic(void)
 	free(got);
 	is_int(mode_of(rootfd, "once.example/a/" MAILDIR_MARKS), 0700,
 	    "once: marker directory 0700");
-	is_int(count_entries(rootfd, "once.example/a/" MAILDIR_MARKS), 1,
-	    "once: one marker");
+	is_int(mode_of(rootfd, "once.example/a/" MAILDIR_MARKS
+	    "/0123456789abcdef_0"), 0600, "once: the marker, 0600");
 	is_int(count_entries(rootfd, "once.example/a/tmp"), 0,
 	    "once: tmp/ empty");
 	r = deliver_once("a", "0123456789abcdef_0", body, name, why);
@@ -821,6 +823,53 @@ test_once_states(void)
 	    "a directory as marker: nothing delivered");
 }
 
+/* Sets the mtime of path below rootfd to days ago. */
+static void
+age(const char *path, int days)
+{
+	struct timespec	 ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - days * 24 * 60 * 60;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(rootfd, path, ts, AT_SYMLINK_NOFOLLOW) == -1)
+		die(path);
+}
+
+static void
+test_once_sweep(void)
+{
+	const char		 body[] = "Subject: s\r\n\r\nsweep\r\n";
+	char			 name[MAILDIR_NAMESZ], why[256];
+	const int		 ttl = MAILDIR_MARK_TTL / (24 * 60 * 60);
+
+	make_box("sweep");
+	put_file("once.example/sweep/" MAILDIR_MARKS "/old_0", "");
+	age("once.example/sweep/" MAILDIR_MARKS "/old_0", ttl + 1);
+	put_file("once.example/sweep/" MAILDIR_MARKS "/young_0", "");
+	age("once.example/sweep/" MAILDIR_MARKS "/young_0", ttl - 1);
+	is_int(deliver_once("sweep", "s_0", body, name, why), MAILDIR_OK,
+	    "sweep: delivered");
+	is_int(mode_of(rootfd, "once.example/sweep/" MAILDIR_MARKS "/old_0"),
+	    -1, "sweep: a marker older than %d days is removed", ttl);
+	is_int(mode_of(rootfd, "once.example/sweep/" MAILDIR_MARKS
+	    "/young_0"), 0600, "sweep: a younger one stays");
+	is_int(mode_of(rootfd, "once.example/sweep/" MAILDIR_MARKS "/s_0"),
+	    0600, "sweep: the new one stays");
+	put_file("once.example/sweep/" MAILDIR_MARKS "/old_1", "");
+	age("once.example/sweep/" MAILDIR_MARKS "/old_1", ttl + 1);
+	is_int(deliver_once("sweep", "s_1", body, name, why), MAILDIR_OK,
+	    "sweep: delivered again");
+	is_int(mode_of(rootfd, "once.example/sweep/" MAILDIR_MARKS "/old_1"),
+	    0600, "sweep: not again the same day");
+	age("once.example/sweep/" MAILDIR_MARKS "/.swept", 2);
+	is_int(deliver_once("sweep", "s_2", body, name, why), MAILDIR_OK,
+	    "sweep: delivered a day later");
+	is_int(mode_of(rootfd, "once.example/sweep/" MAILDIR_MARKS "/old_1"),
+	    -1, "sweep: then it is removed");
+	is_int(deliver_once("sweep", "s_0", body, name, why),
+	    MAILDIR_ALREADY, "sweep: the recent ids are still recognised");
+}
+
 static void
 test_once_args(void)
 {
@@ -871,6 +920,7 @@ main(void)
 	test_enospc();
 	test_once_basic();
 	test_once_states();
+	test_once_sweep();
 	test_once_args();
 
 	(void)close(rootfd);
