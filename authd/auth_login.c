@@ -20,6 +20,11 @@
  * for many accounts faster than 1/AUTH_DELAY_MAX.  An IP's count is
  * forgotten after lockout.window without failures.  The delay is a
  * libevent timer: the process never sleeps.
+ *
+ * What a login changes (a counter, a lockout, the TOTP step) is on disk
+ * before the reply.  Every failure writes the store, even when nothing
+ * changed (an unknown user), so that the write's fsyncs do not tell a
+ * known account from an unknown one.
  */
 
 #include <sys/types.h>
@@ -442,7 +447,13 @@ auth_login(enum proc_role peer, struct imsg *imsg)
 	a = auth_store_find(at->user);
 	result = auth_check(a, at, now);
 	explicit_bzero(at->secret, sizeof(at->secret));
-	if (at->persist && auth_store_save() == -1 && result == AUTH_OK) {
+	/*
+	 * Every failure writes the store, also for an unknown user whose
+	 * write changes nothing: a write that only known accounts paid
+	 * would tell them apart by time.
+	 */
+	if ((at->persist || result == AUTH_FAIL) && auth_store_save() == -1 &&
+	    result == AUTH_OK) {
 		/* A TOTP step or counter not on disk: refuse, don't lie. */
 		result = AUTH_TEMPFAIL;
 		at->reason = "store write failed";
