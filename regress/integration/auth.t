@@ -12,6 +12,7 @@
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 import signal
@@ -202,8 +203,22 @@ def test_lock_and_lockout():
     t.ok(r.returncode == 0 and "disabled" in r.stdout, "user lock")
     t.is_(login("bob@example.org", "Blue-Kettle-42")[0], 535,
           "a locked user cannot log in")
+    r = ctl("user", "lock", "bob@example.org", "2h")
+    t.ok(r.returncode == 0 and "locked until" in r.stdout,
+         "user lock for a duration: locked until")
+    info = json.loads(ctl("--json", "user", "show", "bob@example.org").stdout)
+    t.ok(info["state"] == "locked" and
+         7100 < info["locked_until"] - time.time() <= 7200,
+         "--json user show: locked for 2h")
+    r = ctl("user", "lock", "bob@example.org", "soon")
+    t.ok(r.returncode == 1 and "bad duration" in r.stderr,
+         "a bad duration is refused")
     r = ctl("user", "unlock", "bob@example.org")
     t.ok(r.returncode == 0 and "active" in r.stdout, "user unlock")
+    users = json.loads(ctl("user", "list", "--json").stdout)
+    t.ok({u["address"]: u["state"] for u in users}.get("bob@example.org")
+         == "active" and any(u["source"] == "config" for u in users),
+         "--json user list")
     t.is_(login("bob@example.org", "Blue-Kettle-42")[0], 235,
           "and can log in again")
     t.is_(add("lou@example.org", "Blue-Kettle-42").returncode, 0, "add lou")
