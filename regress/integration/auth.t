@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import (TAP, Server, IS_ROOT, POSTERNCTL, hash_password,
-                     tree_pids, user_ids, group_id)
+                     kill_tree, user_ids, group_id)
 from smtpclient import plain, submission
 
 t = TAP()
@@ -83,19 +83,6 @@ def totp(secret_b32, at=None, step_offset=0):
     off = mac[-1] & 0xf
     code = (struct.unpack(">I", mac[off:off + 4])[0] & 0x7fffffff) % 10**6
     return "%06d" % code
-
-
-def kill_tree():
-    for pid in tree_pids(srv.proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    srv.proc.wait()
-    try:
-        os.unlink(srv.pidfile())
-    except OSError:
-        pass
 
 
 def test_add_and_policy():
@@ -449,7 +436,7 @@ def test_restart_and_kill():
     while len(acked) < 8 and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.13)
-    kill_tree()
+    kill_tree(srv)
     stop.set()
     th.join()
     t.ok(len(acked) >= 8, "%d users added before kill -9" % len(acked))
