@@ -221,6 +221,9 @@ auth_reply(enum proc_role peer, uint64_t reqid, uint32_t result,
 		auth_reply_send(r);
 		return;
 	}
+	/* libevent counts from the time cached when this loop iteration
+	 * began, before the crypt and the store write: count from now. */
+	(void)event_base_update_cache_time(child_base());
 	if ((r->ev = evtimer_new(child_base(), auth_reply_timer, r)) == NULL ||
 	    evtimer_add(r->ev, delay) == -1)
 		fatalx("%s: evtimer", __func__);

@@ -252,6 +252,43 @@ def test_lock_and_lockout():
           "the success reset the counter: two more do not lock")
 
 
+def timed_fail(source, user):
+    c = submission(SUB, source=source)
+    start = time.monotonic()
+    code, _ = c.cmd("AUTH PLAIN " + plain(user, "Not-The-Password-1"))
+    dt = time.monotonic() - start
+    c.close()
+    return code, dt
+
+
+def test_ip_delay():
+    # a fresh client address: failures are answered later and later
+    times = [timed_fail("127.0.0.55", "nobody%d@example.org" % i)[1]
+             for i in range(6)]
+    t.diag("failure replies from one IP: " +
+           ", ".join("%.3f" % x for x in times))
+    t.ok(times[5] - times[0] >= 0.15,
+         "the 6th failure from one IP waits 150 ms or more longer than "
+         "the 1st")
+    code, dt = timed_fail("127.0.0.56", "nobody@example.org")
+    t.ok(code == 535 and dt < times[5] - 0.1,
+         "another IP is not slowed down by them")
+    # concurrent failures from the slowed IP are spaced, not parallel
+    out = []
+    sessions = [submission(SUB, source="127.0.0.55") for _ in range(4)]
+    start = time.monotonic()
+    for c in sessions:
+        c.send("AUTH PLAIN " + plain("nobody@example.org", "x" * 12) +
+               "\r\n")
+    for c in sessions:
+        out.append(c.reply()[0])
+        c.close()
+    dt = time.monotonic() - start
+    t.ok(out == [535] * 4 and dt >= 0.7,
+         "4 concurrent failures from one IP take %.2fs (>= 4 x 200 ms "
+         "less slack)" % dt)
+
+
 def test_expiry():
     reconfigure(max_age=", max_age: 2s")
     time.sleep(2.5)
@@ -457,6 +494,7 @@ try:
     test_passwd_history()
     test_roles_and_audit()
     test_lock_and_lockout()
+    test_ip_delay()
     test_expiry()
     test_apppass()
     test_totp()
