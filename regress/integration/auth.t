@@ -267,12 +267,11 @@ def test_ip_delay():
              for i in range(6)]
     t.diag("failure replies from one IP: " +
            ", ".join("%.3f" % x for x in times))
-    t.ok(times[5] - times[0] >= 0.15,
-         "the 6th failure from one IP waits 150 ms or more longer than "
-         "the 1st")
+    t.ok(times[4] >= 0.2 and times[5] >= 0.2,
+         "the 5th and 6th failures from one IP wait 200 ms or more")
     code, dt = timed_fail("127.0.0.56", "nobody@example.org")
-    t.ok(code == 535 and dt < times[5] - 0.1,
-         "another IP is not slowed down by them")
+    t.ok(code == 535 and dt < max(times[4:]),
+         "another IP is not slowed down by them (%.3f s)" % dt)
     # concurrent failures from the slowed IP are spaced, not parallel
     out = []
     sessions = [submission(SUB, source="127.0.0.55") for _ in range(4)]
