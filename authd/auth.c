@@ -327,6 +327,18 @@ auth_address_ours(const char *address)
 	    strlen(address) < CONFIG_ADDR_MAX && auth_domain_is_ours(ma.domain);
 }
 
+/* 1 if address is an alias of the config. */
+int
+auth_is_alias(const char *address)
+{
+	char	 low[CONFIG_ADDR_MAX];
+
+	if (strlcpy(low, address, sizeof(low)) >= sizeof(low))
+		return 0;
+	auth_lower(low);
+	return auth_tree_find(&aliases, low) != NULL;
+}
+
 int
 auth_sender_owned(const char *account, const char *address)
 {

@@ -25,6 +25,7 @@ const struct config *auth_conf(void);
 void		 auth_lower(char *);
 int		 auth_sender_owned(const char *account, const char *address);
 int		 auth_address_ours(const char *address);
+int		 auth_is_alias(const char *address);
 void		 auth_event_account(const char *name, const struct acct *,
 		    const char *why);
 

@@ -191,6 +191,10 @@ actl_add(struct ctl_out *o, struct acct *unused, char **argv)
 		ctl_out_error(o, "%s: the account exists", argv[0]);
 		return 1;
 	}
+	if (auth_is_alias(argv[0])) {
+		ctl_out_error(o, "%s is an alias in the config file", argv[0]);
+		return 1;
+	}
 	a = auth_store_add(argv[0]);
 	if (auth_pass_set(a, argv[1], why, sizeof(why)) == -1) {
 		auth_store_remove(a);

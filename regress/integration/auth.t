@@ -39,6 +39,7 @@ AUTH = ("auth:\n"
         "  two_factor: %s\n")
 srv = Server(accounts=[("cfg@example.org", hash_password(CFG_PW))],
              domains=("example.org",),
+             aliases={"sales@example.org": ["cfg@example.org"]},
              control_group="postern-admin",
              extra=AUTH % ("", "optional"))
 SUB = srv.port["submission"]
@@ -115,6 +116,9 @@ def test_add_and_policy():
          "no refused user was added")
     r = add("bob@example.org", "Blue-Kettle-43")
     t.ok(r.returncode == 1 and "exists" in r.stderr, "a duplicate add")
+    r = add("Sales@example.org", "Blue-Kettle-42")
+    t.ok(r.returncode == 1 and "is an alias" in r.stderr,
+         "an address that is an alias of the config")
     r = add("dan@elsewhere.test", "Blue-Kettle-42")
     t.ok(r.returncode == 1 and "not an address in one of our domains" in
          r.stderr, "an address outside our domains")
