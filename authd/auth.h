@@ -35,7 +35,7 @@ void		 auth_store_configure(const struct config *);
 struct acct	*auth_store_find(const char *address);	/* any case */
 struct acct	*auth_store_add(const char *address);
 void		 auth_store_remove(struct acct *);
-const struct acct_list *auth_store_list(void);
+struct acct_list *auth_store_list(void);
 const char	*auth_store_hash(const struct acct *);
 int		 auth_store_save(void);		/* 0, or -1 logged */
 void		 auth_store_revert(void);	/* back to the file */
@@ -55,6 +55,7 @@ void		 auth_apppass_digest(const char *, unsigned char *);
 /* auth_login.c */
 void		 auth_login(enum proc_role, struct imsg *);
 int		 auth_account_locked(struct acct *, time_t now);
+int		 auth_password_expired(const struct acct *, time_t now);
 
 /* auth_ctl.c */
 void		 auth_ctl(struct imsgev *, struct imsg *);

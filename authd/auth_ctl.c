@@ -88,6 +88,13 @@ actl_state(const struct acct *a, char *buf, size_t sz)
 	return buf;
 }
 
+static const char *
+actl_state_name(const struct acct *a)
+{
+	return a->state == ACCT_ACTIVE ? "active" : a->state == ACCT_LOCKED ?
+	    "locked" : "disabled";
+}
+
 static void
 actl_time(time_t t, char *buf, size_t sz)
 {
@@ -101,7 +108,7 @@ actl_time(time_t t, char *buf, size_t sz)
 static int
 actl_list(struct ctl_out *o, struct acct *unused, char **argv)
 {
-	const struct acct	*a;
+	struct acct		*a;
 	char			 changed[32];
 	int			 first = 1;
 	time_t			 now = time(NULL);
@@ -112,24 +119,21 @@ actl_list(struct ctl_out *o, struct acct *unused, char **argv)
 	else
 		ctl_out_printf(o, "[");
 	TAILQ_FOREACH(a, auth_store_list(), entry) {
-		(void)auth_account_locked((struct acct *)a, now);
+		(void)auth_account_locked(a, now);
 		actl_time(a->changed, changed, sizeof(changed));
 		if (o->json) {
 			ctl_out_printf(o, "%s{\"address\":\"%s\",\"source\":"
 			    "\"%s\",\"state\":\"%s\",\"totp\":%s,"
 			    "\"apppasswords\":%zu,\"changed\":%lld}",
 			    first ? "" : ",", a->address, a->from_config ?
-			    "config" : "store", a->state == ACCT_ACTIVE ?
-			    "active" : a->state == ACCT_LOCKED ? "locked" :
-			    "disabled", a->totp_on ? "true" : "false", a->napp,
+			    "config" : "store", actl_state_name(a),
+			    a->totp_on ? "true" : "false", a->napp,
 			    (long long)a->changed);
 			first = 0;
 			continue;
 		}
 		ctl_out_printf(o, "%-40s %-6s %-8s %-4s %-4zu %s\n", a->address,
-		    a->from_config ? "config" : "store",
-		    a->state == ACCT_ACTIVE ? "active" :
-		    a->state == ACCT_LOCKED ? "locked" : "disabled",
+		    a->from_config ? "config" : "store", actl_state_name(a),
 		    a->totp_on ? "on" : "off", a->napp, changed);
 	}
 	if (o->json)
@@ -140,7 +144,6 @@ actl_list(struct ctl_out *o, struct acct *unused, char **argv)
 static int
 actl_show(struct ctl_out *o, struct acct *a, char **argv)
 {
-	const struct config	*conf = auth_conf();
 	char			 st[64], t[32];
 	time_t			 now = time(NULL);
 
@@ -150,13 +153,10 @@ actl_show(struct ctl_out *o, struct acct *a, char **argv)
 		    "\"state\":\"%s\",\"locked_until\":%lld,\"changed\":%lld,"
 		    "\"expired\":%s,\"failures\":%u,\"totp\":%s,"
 		    "\"totp_pending\":%s,\"apppasswords\":%zu}\n", a->address,
-		    a->from_config ? "config" : "store",
-		    a->state == ACCT_ACTIVE ? "active" : a->state ==
-		    ACCT_LOCKED ? "locked" : "disabled",
+		    a->from_config ? "config" : "store", actl_state_name(a),
 		    (long long)a->locked_until, (long long)a->changed,
-		    conf->auth.password.max_age > 0 && !a->from_config &&
-		    now - a->changed > conf->auth.password.max_age ? "true" :
-		    "false", a->failures, a->totp_on ? "true" : "false",
+		    auth_password_expired(a, now) ? "true" : "false",
+		    a->failures, a->totp_on ? "true" : "false",
 		    a->totp_pending_on ? "true" : "false", a->napp);
 		return 0;
 	}
@@ -166,9 +166,7 @@ actl_show(struct ctl_out *o, struct acct *a, char **argv)
 	ctl_out_printf(o, "state:      %s\n", actl_state(a, st, sizeof(st)));
 	actl_time(a->changed, t, sizeof(t));
 	ctl_out_printf(o, "password:   changed %s%s\n", t,
-	    conf->auth.password.max_age > 0 && !a->from_config &&
-	    now - a->changed > conf->auth.password.max_age ? " (expired)" :
-	    "");
+	    auth_password_expired(a, now) ? " (expired)" : "");
 	ctl_out_printf(o, "failures:   %u\n", a->failures);
 	ctl_out_printf(o, "totp:       %s\n", a->totp_on ? "on" :
 	    a->totp_pending_on ? "enrolment pending" : "off");

@@ -314,7 +314,8 @@ auth_try_apppass(struct acct *a, const struct auth_attempt *at)
 	return found;
 }
 
-static int
+/* Config accounts never expire: the config does not say when. */
+int
 auth_password_expired(const struct acct *a, time_t now)
 {
 	time_t	 max = auth_conf()->auth.password.max_age;

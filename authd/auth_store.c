@@ -134,7 +134,7 @@ auth_store_remove(struct acct *a)
 	acct_list_free(&one);
 }
 
-const struct acct_list *
+struct acct_list *
 auth_store_list(void)
 {
 	return &accts;
