@@ -187,17 +187,19 @@ read_password_prompt(const char *prompt, char *buf, size_t sz)
 	int		 tty = isatty(STDIN_FILENO), ok;
 	size_t		 len;
 
+	/* Echo goes off (dropping what was typed before) and only then
+	 * comes the prompt, so nothing typed after it is lost or shown. */
 	if (tty) {
-		fprintf(stderr, "%s", prompt);
 		if (tcgetattr(STDIN_FILENO, &old) == -1)
 			return -1;
 		noecho = old;
 		noecho.c_lflag &= ~ECHO;
 		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+		fprintf(stderr, "%s", prompt);
 	}
 	ok = fgets(buf, (int)sz, stdin) != NULL;
 	if (tty) {
-		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fprintf(stderr, "\n");
 	}
 	if (!ok)

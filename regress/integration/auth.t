@@ -14,7 +14,9 @@ import hashlib
 import hmac
 import json
 import os
+import pty
 import re
+import select
 import signal
 import struct
 import subprocess
@@ -125,6 +127,46 @@ def test_add_and_policy():
     r = ctl("user", "add", "dan@example.org", input="Blue-Kettle-42\n")
     t.ok(r.returncode == 1 and "--password-stdin" in r.stderr,
          "without a terminal, --password-stdin is required")
+
+
+def pty_read_until(fd, needle, timeout=15):
+    out, deadline = b"", time.time() + timeout
+    while needle not in out and time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def test_terminal():
+    """user add on a terminal: asks twice, echoes nothing."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([POSTERNCTL, "-s", srv.socket, "user", "add",
+                          "tty@example.org"], stdin=slave, stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    out = pty_read_until(master, b"New password: ")
+    os.write(master, b"Blue-Lamp-4242-x\n")
+    out += pty_read_until(master, b"Again: ")
+    os.write(master, b"Blue-Lamp-4242-x\n")
+    out += pty_read_until(master, b"added")
+    p.wait(timeout=30)
+    os.close(master)
+    t.ok(b"New password: " in out and b"Again: " in out,
+         "on a terminal the password is asked twice")
+    t.ok(b"Blue-Lamp-4242-x" not in out, "and not echoed")
+    if b"added" not in out:
+        t.diag("posternctl on a terminal said: %r" % out)
+    t.ok(p.returncode == 0 and b"added tty@example.org" in out,
+         "the user is added")
+    t.is_(login("tty@example.org", "Blue-Lamp-4242-x")[0], 235,
+          "with that password")
 
 
 def test_passwd_history():
@@ -494,6 +536,7 @@ def test_restart_and_kill():
 try:
     srv.start()
     test_add_and_policy()
+    test_terminal()
     test_passwd_history()
     test_roles_and_audit()
     test_lock_and_lockout()
