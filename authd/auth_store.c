@@ -163,6 +163,9 @@ store_load(void)
 	ssize_t			 n;
 	int			 fd;
 
+	/* A write that a crash cut short: never the store. */
+	if (unlink(STORE_TMP) == -1 && errno != ENOENT)
+		log_warn("%s", STORE_TMP);
 	if ((fd = open(STORE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
 	    -1) {
 		if (errno == ENOENT)
