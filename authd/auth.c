@@ -224,7 +224,8 @@ auth_lookup(const char *address, int depth, struct auth_dests *out)
 		return 1;
 	}
 	for (i = 0; i < e->alias->ntargets; i++)
-		if (auth_resolve(e->alias->targets[i], depth + 1, out) != RCPT_OK)
+		if (auth_resolve(e->alias->targets[i], depth + 1, out) !=
+		    RCPT_OK)
 			log_warnx("alias %s: target %s does not resolve",
 			    address, e->alias->targets[i]);
 	return 1;

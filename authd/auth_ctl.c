@@ -268,7 +268,8 @@ actl_lock(struct ctl_out *o, struct acct *a, char **argv)
 	if (actl_commit(o) != 0)
 		return 1;
 	auth_event_account("auth.lockout", a, "admin");
-	ctl_out_printf(o, "%s: %s\n", a->address, actl_state(a, st, sizeof(st)));
+	ctl_out_printf(o, "%s: %s\n", a->address,
+	    actl_state(a, st, sizeof(st)));
 	return 0;
 }
 
@@ -345,7 +346,8 @@ actl_totp_confirm(struct ctl_out *o, struct acct *a, char **argv)
 
 	if (!a->totp_pending_on ||
 	    now - a->totp_pending_created > TOTP_PENDING_MAX) {
-		ctl_out_error(o, "%s has no TOTP enrolment pending (enrol again)",
+		ctl_out_error(o, "%s has no TOTP enrolment pending "
+		    "(enrol again)",
 		    a->address);
 		return 1;
 	}
@@ -434,8 +436,8 @@ actl_apppass_add(struct ctl_out *o, struct acct *a, char **argv)
 		return 1;
 	}
 	if (actl_apppass_find(a, argv[0]) != NULL) {
-		ctl_out_error(o, "%s already has an app password %s", a->address,
-		    argv[0]);
+		ctl_out_error(o, "%s already has an app password %s",
+		    a->address, argv[0]);
 		return 1;
 	}
 	if (a->napp == ACCT_APPPASS_MAX) {

@@ -72,7 +72,7 @@ struct auth_attempt {
 	char			 ip[AUTH_IP_LEN];
 	char			 user[CONFIG_ADDR_MAX];
 	char			 secret[AUTH_SECRET_MAX + 1];
-	const char		*reason;	/* of a failure, for the event */
+	const char		*reason;	/* a failure's, for the event */
 	const char		*text;		/* for the reply */
 	int			 persist;	/* the store changed */
 };
@@ -280,7 +280,8 @@ auth_count_failure(struct acct *a, struct auth_attempt *at, time_t now)
 {
 	const struct config	*conf = auth_conf();
 
-	if (a->failures == 0 || now - a->fail_first > conf->auth.lockout.window) {
+	if (a->failures == 0 ||
+	    now - a->fail_first > conf->auth.lockout.window) {
 		a->failures = 0;
 		a->fail_first = now;
 	}

@@ -213,7 +213,8 @@ store_merge_config(const struct config *conf)
 		store_node_find(a->address)->config_hash = NULL;
 	TAILQ_FOREACH(ca, &conf->accounts, entry) {
 		if ((n = store_node_find(ca->address)) == NULL)
-			n = store_node_find(auth_store_add(ca->address)->address);
+			n = store_node_find(
+			    auth_store_add(ca->address)->address);
 		a = n->acct;
 		if (!a->from_config && a->hash[0] != '\0')
 			log_warnx("account %s is in the config: its password "

@@ -221,7 +221,8 @@ static int
 cmd_hash(void)
 {
 	struct crypt_data	*cd;
-	char			 pw[PASSWORD_MAX], salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	char			 pw[PASSWORD_MAX];
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	int			 status = 1;
 
 	if (read_password(pw, sizeof(pw)) == -1) {

@@ -77,7 +77,7 @@ struct acct {
 	enum acct_state		 state;
 	time_t			 locked_until;
 	time_t			 changed;
-	char			(*history)[ACCT_HASH_MAX];	/* newest first */
+	char			(*history)[ACCT_HASH_MAX]; /* newest first */
 	size_t			 nhistory;
 	uint32_t		 failures;
 	time_t			 fail_first;

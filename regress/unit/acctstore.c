@@ -51,7 +51,8 @@ sample(struct acct_list *l)
 	a->app[0].created = 1700000100;
 	a->app[0].last_used = 1700000200;
 	memset(a->app[0].sha256, 0xab, ACCT_SHA256_LEN);
-	(void)strlcpy(a->app[1].label, "laptop.mail_2", sizeof(a->app[1].label));
+	(void)strlcpy(a->app[1].label, "laptop.mail_2",
+	    sizeof(a->app[1].label));
 	a->app[1].services = ACCT_SVC_ALL;
 	a->app[1].created = 1700000300;
 	memset(a->app[1].sha256, 0x01, ACCT_SHA256_LEN);
@@ -64,7 +65,8 @@ sample(struct acct_list *l)
 	a->totp_pending_created = 1700000400;
 
 	a = add(l, "bob@example.net");
-	(void)strlcpy(a->hash, "$2b$10$abcdefghijklmnopqrstuv", sizeof(a->hash));
+	(void)strlcpy(a->hash, "$2b$10$abcdefghijklmnopqrstuv",
+	    sizeof(a->hash));
 }
 
 static int
@@ -188,60 +190,75 @@ bad(const char *from, const char *to, const char *want)
 static void
 test_corrupt(void)
 {
-	ok(bad("postern-accounts 1", "postern-accounts 2", "not an account"),
-	    "wrong magic");
-	ok(bad("state active\n", "status active\n", "unknown keyword"),
-	    "unknown keyword");
-	ok(bad("state active\n", "state sleeping\n", "bad state"),
-	    "bad state");
-	ok(bad("state locked 1700000900", "state locked", "fields"),
-	    "locked without a time");
-	ok(bad("changed 1700000000", "changed 1700000000 1", "fields"),
-	    "an extra field");
-	ok(bad("changed 1700000000", "changed  1700000000", "empty field"),
-	    "two spaces");
-	ok(bad("changed 1700000000", "changed 01700000000", "bad number"),
-	    "a leading zero");
-	ok(bad("changed 1700000000", "changed -1", "bad number"),
-	    "a negative time");
-	ok(bad("changed 1700000000", "changed 1700000000\t", "control"),
-	    "a tab");
-	ok(bad("failures 5 1699999000", "failures 99999999999 1699999000",
-	    "number"), "failures out of range");
-	ok(bad("account bob@example.net", "account alice@example.org",
-	    "duplicate account"), "a duplicate account");
-	ok(bad("account bob@example.net", "account Bob@example.net",
-	    "lower case"), "an upper-case address");
-	ok(bad("account bob@example.net", "account bob@", "bad address"),
-	    "a bad address");
-	ok(bad("hash $2b$10$", "hash 2b$10$", "bad hash"),
-	    "a hash without $");
-	ok(bad("hash $2b$10$", "hash $2b$10$:", "bad hash"),
-	    "a hash with a colon");
-	ok(bad("source config\n", "source config\nhash $y$x$y\n", "hash"),
-	    "a hash on a config account");
-	ok(bad("source store\nhash $2b$10$abcdefghijklmnopqrstuv\n",
-	    "source store\n", "hash"), "a store account without a hash");
-	ok(bad("totp 000d", "totp 000D", "hex"), "upper-case hex");
-	ok(bad("totp 000d1a", "totp 000d1", "hex digits"), "short hex");
-	ok(bad("apppass phone smtp", "apppass phone mail", "services"),
-	    "bad services");
-	ok(bad("apppass laptop.mail_2", "apppass phone", "duplicate label"),
-	    "a duplicate app password label");
-	ok(bad("apppass phone", "apppass ph/one", "bad label"), "bad label");
-	ok(bad("count 3", "count 4", "count"), "count too high");
-	ok(bad("count 3", "count 2", "count"), "count too low");
-	ok(bad("count 3\n", "count 3\ncount 3\n", "after count"),
-	    "data after count");
-	ok(bad("end\naccount cfg", "account cfg", "account inside"),
-	    "a missing end");
-	ok(bad("state disabled\n", "", "required"), "a missing state");
-	ok(bad("failures 0 0\n", "failures 0 0\nfailures 0 0\n", "twice"),
-	    "failures twice");
-	ok(bad("changed 0\n", "changed 0\n\n", "empty line"),
-	    "an empty line");
-	ok(bad("changed 0\n", "changed 0\nchanged 0\n", "twice"),
-	    "changed twice");
+	static const struct {
+		const char	*from, *to, *want, *name;
+	} c[] = {
+		{ "postern-accounts 1", "postern-accounts 2",
+		    "not an account", "wrong magic" },
+		{ "state active\n", "status active\n",
+		    "unknown keyword", "unknown keyword" },
+		{ "state active\n", "state sleeping\n",
+		    "bad state", "bad state" },
+		{ "state locked 1700000900", "state locked",
+		    "fields", "locked without a time" },
+		{ "changed 1700000000", "changed 1700000000 1",
+		    "fields", "an extra field" },
+		{ "changed 1700000000", "changed  1700000000",
+		    "empty field", "two spaces" },
+		{ "changed 1700000000", "changed 01700000000",
+		    "bad number", "a leading zero" },
+		{ "changed 1700000000", "changed -1",
+		    "bad number", "a negative time" },
+		{ "changed 1700000000", "changed 1700000000\t",
+		    "control", "a tab" },
+		{ "failures 5 1699999000", "failures 99999999999 1699999000",
+		    "number", "failures out of range" },
+		{ "account bob@example.net", "account alice@example.org",
+		    "duplicate account", "a duplicate account" },
+		{ "account bob@example.net", "account Bob@example.net",
+		    "lower case", "an upper-case address" },
+		{ "account bob@example.net", "account bob@",
+		    "bad address", "a bad address" },
+		{ "hash $2b$10$", "hash 2b$10$",
+		    "bad hash", "a hash without $" },
+		{ "hash $2b$10$", "hash $2b$10$:",
+		    "bad hash", "a hash with a colon" },
+		{ "source config\n", "source config\nhash $y$x$y\n",
+		    "hash", "a hash on a config account" },
+		{ "source store\nhash $2b$10$abcdefghijklmnopqrstuv\n",
+		    "source store\n",
+		    "hash", "a store account without a hash" },
+		{ "totp 000d", "totp 000D",
+		    "hex", "upper-case hex" },
+		{ "totp 000d1a", "totp 000d1",
+		    "hex digits", "short hex" },
+		{ "apppass phone smtp", "apppass phone mail",
+		    "services", "bad services" },
+		{ "apppass laptop.mail_2", "apppass phone",
+		    "duplicate label", "a duplicate app password label" },
+		{ "apppass phone", "apppass ph/one",
+		    "bad label", "bad label" },
+		{ "count 3", "count 4",
+		    "count", "count too high" },
+		{ "count 3", "count 2",
+		    "count", "count too low" },
+		{ "count 3\n", "count 3\ncount 3\n",
+		    "after count", "data after count" },
+		{ "end\naccount cfg", "account cfg",
+		    "account inside", "a missing end" },
+		{ "state disabled\n", "",
+		    "required", "a missing state" },
+		{ "failures 0 0\n", "failures 0 0\nfailures 0 0\n",
+		    "twice", "failures twice" },
+		{ "changed 0\n", "changed 0\n\n",
+		    "empty line", "an empty line" },
+		{ "changed 0\n", "changed 0\nchanged 0\n",
+		    "twice", "changed twice" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		ok(bad(c[i].from, c[i].to, c[i].want), "%s", c[i].name);
 }
 
 static void
