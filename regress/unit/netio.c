@@ -193,13 +193,14 @@ static void
 test_timeout(void)
 {
 	struct netio	*io;
-	int		 peer;
+	int		 peer, i;
 
 	io = pair(&peer, 4096);
 	netio_set_timeout(io, 1);
 	errors = 0;
-	pump();
-	pump();
+	/* 1 s timeout, 1 s pumps: allow for a loaded machine's slack. */
+	for (i = 0; i < 5 && errors == 0; i++)
+		pump();
 	is_int(errors, 1, "an idle connection times out");
 	is_int(last_error, NETIO_TIMEOUT, "as NETIO_TIMEOUT");
 	netio_free(io);
