@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import TAP, Server, IS_ROOT, hash_password, tree_pids
+from postern import TAP, Server, IS_ROOT, hash_password, kill_tree
 from smtpclient import maildir_files, wait_maildir, read
 
 t = TAP()
@@ -92,18 +92,6 @@ def seed_spool(state):
             f.write(text)
         os.chown(path, uid, gid)
 
-
-def kill_tree(srv):
-    for pid in tree_pids(srv.proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    srv.proc.wait()
-    try:
-        os.unlink(srv.pidfile())
-    except OSError:
-        pass
 
 
 pw = hash_password("Correct-Horse-9")
