@@ -124,6 +124,11 @@ static const char *const role_names[] = {
 	[CTL_ROLE_ADMIN] = "admin",
 };
 
+static const char *const sync_names[] = {
+	[SYNCSET_FILESYSTEM] = "filesystem",
+	[SYNCSET_FILES] = "files",
+};
+
 static const char *const two_factor_names[] = {
 	[TWO_FACTOR_OPTIONAL] = "optional",
 	[TWO_FACTOR_REQUIRED] = "required",
@@ -1662,9 +1667,10 @@ static int
 parse_queue(struct pctx *p, const struct ynode *n, const char *where)
 {
 	static const struct keydef defs[] = {
-		{ "retry", 0 }, { "expire", 0 },
+		{ "retry", 0 }, { "expire", 0 }, { "sync", 0 },
 	};
 	struct mapvals	 mv;
+	size_t		 i;
 
 	if (map_collect(p, n, where, defs, nitems(defs), &mv) == -1)
 		return -1;
@@ -1674,6 +1680,12 @@ parse_queue(struct pctx *p, const struct ynode *n, const char *where)
 	if (mv.node[1] != NULL && get_duration(p, mv.node[1], mv.where[1],
 	    1, 365 * DAY, &p->conf->queue.expire) == -1)
 		return -1;
+	if (mv.node[2] != NULL) {
+		if (get_enum(p, mv.node[2], mv.where[2], sync_names,
+		    nitems(sync_names), &i) == -1)
+			return -1;
+		p->conf->queue.sync = (enum syncset_mode)i;
+	}
 	return 0;
 }
 
@@ -1958,6 +1970,7 @@ config_new(void)
 		conf->queue.retry[i] = default_retry[i];
 	conf->queue.nretry = nitems(default_retry);
 	conf->queue.expire = 5 * DAY;
+	conf->queue.sync = SYNCSET_FILESYSTEM;
 	(void)strlcpy(conf->control.group, "postern-admin",
 	    sizeof(conf->control.group));
 	return conf;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "syncset.h"
+
 #define CONFIG_DEFAULT_PATH	"/etc/postern/postern.yaml"
 #define CONFIG_MAX_SIZE		(1024 * 1024)	/* bytes of YAML */
 #define CONFIG_ERR_SIZE		512
@@ -160,6 +162,7 @@ struct config {
 		time_t		 retry[CONFIG_MAX_RETRY];
 		size_t		 nretry;
 		time_t		 expire;
+		enum syncset_mode sync;		/* the barriers' way */
 	} queue;
 
 	struct {

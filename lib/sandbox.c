@@ -9,7 +9,7 @@
  *	network roles (smtp, mta, imap)	accept, sockets for DNS/outbound,
  *					connect; open(2) read-only
  *	disk roles (queue, mda, imap, auth)	open for writing, rename, link,
- *					unlink, mkdir, getdents, fsync
+ *					unlink, mkdir, getdents, syncfs
  *
  * Anything else (execve, ptrace, mount, chroot, setuid, bpf, a socket
  * in a role that has no network...) traps: the handler writes the call's
@@ -97,7 +97,7 @@ static const int sandbox_disk[] = {
 	SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fstatfs),
 	SCMP_SYS(statfs), SCMP_SYS(utimensat), SCMP_SYS(fchdir),
 	SCMP_SYS(chdir),
-	SCMP_SYS(flock),
+	SCMP_SYS(flock), SCMP_SYS(syncfs),
 };
 
 static int

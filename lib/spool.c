@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "syncset.h"
 
 #define SPOOL_PATH_MAX		512
 #define SPOOL_LINE_MAX		8192
@@ -168,7 +169,7 @@ spool_create(char *msgid, size_t sz)
 }
 
 int
-spool_sync_file(const char *dir, const char *msgid, uint64_t *size)
+spool_open_sync(const char *dir, const char *msgid, uint64_t *size)
 {
 	struct stat	 st;
 	char		 path[SPOOL_PATH_MAX];
@@ -184,34 +185,14 @@ spool_sync_file(const char *dir, const char *msgid, uint64_t *size)
 		errno = EINVAL;
 		goto fail;
 	}
-	if (fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1)
-		return -1;
 	if (size != NULL)
 		*size = (uint64_t)st.st_size;
-	return 0;
+	return fd;
 fail:
 	saved = errno;
 	(void)close(fd);
 	errno = saved;
 	return -1;
-}
-
-int
-spool_sync_dir(const char *dir)
-{
-	int	 fd, saved;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if (fsync(fd) == -1) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	return close(fd);
 }
 
 int
@@ -253,7 +234,7 @@ spool_write_all(int fd, const char *p, size_t len)
 }
 
 int
-spool_envelope_write_tmp(const struct spool_envelope *env)
+spool_envelope_write_tmp(const struct spool_envelope *env, struct syncset *ss)
 {
 	char	 path[SPOOL_PATH_MAX], *buf;
 	size_t	 len;
@@ -272,7 +253,7 @@ spool_envelope_write_tmp(const struct spool_envelope *env)
 		errno = saved;
 		return -1;
 	}
-	if (spool_write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+	if (spool_write_all(fd, buf, len) == -1) {
 		saved = errno;
 		free(buf);
 		(void)close(fd);
@@ -281,7 +262,7 @@ spool_envelope_write_tmp(const struct spool_envelope *env)
 		return -1;
 	}
 	free(buf);
-	if (close(fd) == -1) {
+	if (syncset_add(ss, fd) == -1) {
 		saved = errno;
 		(void)unlink(path);
 		errno = saved;

@@ -67,6 +67,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct syncset;
+
 #define SPOOL_MSGID_LEN		16
 #define SPOOL_MSGID_SIZE	(SPOOL_MSGID_LEN + 1)
 #define SPOOL_ADDR_MAX		256		/* with its NUL */
@@ -167,11 +169,12 @@ int		 spool_setup(void);
  */
 int		 spool_create(char *msgid, size_t);
 
-/* Opens dir/msgid read-only, checks it is a regular file, fsyncs it and
- * stores its size. */
-int		 spool_sync_file(const char *dir, const char *msgid,
+/*
+ * Opens dir/msgid read-only, checks it is a regular file and stores its
+ * size: the fd for a syncset (syncset.h) or -1.
+ */
+int		 spool_open_sync(const char *dir, const char *msgid,
 		    uint64_t *size);
-int		 spool_sync_dir(const char *dir);
 /* incoming/<msgid> -> messages/<msgid> */
 int		 spool_move_incoming(const char *msgid);
 /* Opens messages/<msgid> read-only, for delivery. */
@@ -179,8 +182,12 @@ int		 spool_open_message(const char *msgid);
 /* write(2) until all of it is written: 0, or -1 with errno. */
 int		 spool_write_all(int, const char *, size_t);
 
-/* envelopes/<msgid>.tmp written and fsynced (not yet renamed). */
-int		 spool_envelope_write_tmp(const struct spool_envelope *);
+/*
+ * envelopes/<msgid>.tmp written, its fd added to the syncset (durable at
+ * the set's flush, not yet renamed); on failure it is removed.
+ */
+int		 spool_envelope_write_tmp(const struct spool_envelope *,
+		    struct syncset *);
 /* envelopes/<msgid>.tmp -> envelopes/<msgid>: the commit point. */
 int		 spool_envelope_install(const char *msgid);
 /* Unlinks one file of a message; ENOENT counts as success. */

@@ -9,28 +9,28 @@
  * only send that once the message and its envelope are on stable
  * storage.
  *
- * The sync pass.  fsync is what costs; a commit needs the message file
- * fsynced, its envelope fsynced, and the two directories fsynced.  The
- * per-file fsyncs cannot be shared, the directory fsyncs can: COMMITs
- * (and envelope updates after deliveries) are only collected when they
- * arrive, and a zero-timeout timer runs one pass for all that was
- * collected:
+ * The sync pass.  Making things durable is what costs, and it can be
+ * shared: COMMITs (and envelope updates after deliveries) are only
+ * collected when they arrive, and a zero-timeout timer runs one pass
+ * for all that was collected.  A pass has two barriers, each a
+ * syncset flush (lib/syncset.h: one syncfs(2) of the spool's file
+ * system, or an fsync of each file and directory, as queue.sync says):
  *
- *	1. each message: fsync incoming/<id>, rename it to messages/<id>,
- *	   write envelopes/<id>.tmp and fsync it
- *	   each updated envelope: write and fsync its .tmp; each finished
- *	   message: unlink envelopes/<id>
- *	2. fsync messages/ (once): the renamed messages are durable before
- *	   any envelope names them
- *	3. rename every .tmp to envelopes/<id>: the commit point
- *	4. fsync envelopes/ (once)
- *	5. unlink the finished messages' files, fsync messages/ (once)
- *	6. answer every COMMIT, schedule the new messages
+ *	1. each message: rename incoming/<id> to messages/<id>, write
+ *	   envelopes/<id>.tmp; each updated envelope: write its .tmp;
+ *	   each finished message: unlink envelopes/<id>
+ *	   barrier: the message files, their names in messages/ and the
+ *	   .tmp files are durable before any envelope names them
+ *	2. rename every .tmp to envelopes/<id>: the commit point
+ *	   barrier: envelopes/ durable
+ *	3. unlink the finished messages' files (no barrier: a file whose
+ *	   envelope is gone is an orphan that recovery removes anyway)
+ *	4. answer every COMMIT, schedule the new messages
  *
- * While a pass runs (blocked in fsync) further COMMITs queue up in the
- * socket and all go into the next pass, so the batch grows with the
- * load: N concurrent commits cost 2N file fsyncs and 2-3 directory
- * fsyncs instead of 2N + 2N.
+ * While a pass runs (blocked in the barriers) further COMMITs queue up
+ * in the socket and all go into the next pass, so the batch grows with
+ * the load: N concurrent commits cost two syncfs calls (or 2N file and
+ * two directory fsyncs) instead of 2N + 2N.
  *
  * Failure: a commit that fails at any step is undone (envelope first,
  * then message) and answered ok=0, so smtp says 451.  If an envelope
@@ -48,6 +48,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +60,7 @@
 #include "posternd.h"
 #include "proto.h"
 #include "queue.h"
+#include "syncset.h"
 
 #define QUEUE_MAX_RECEIVING	4096	/* between CREATE and COMMIT */
 #define QUEUE_SYNC_RETRY	5	/* seconds, after a failed update */
@@ -91,6 +93,8 @@ static struct queue_syncs	 syncs = TAILQ_HEAD_INITIALIZER(syncs);
 static struct queue_syncs	 sync_retry =
 				    TAILQ_HEAD_INITIALIZER(sync_retry);
 static struct event		*sync_ev, *sync_retry_ev;
+static struct syncset		 ss;		/* the pass's barriers */
+static int			 spoolfd = -1;	/* the spool's root */
 static int			 was_root;
 static int			 shutting_down;
 
@@ -356,16 +360,18 @@ queue_abort(struct imsg *imsg)
 
 /* The sync pass. */
 
-/* Step 1 for a commit: message durable and moved, envelope written. */
+/* Step 1 for a commit: message moved, envelope written, both in ss. */
 static void
 queue_commit_prepare(struct queue_incoming *in)
 {
 	const char	*id = in->env.msgid;
+	int		 fd;
 
 	if (in->failed)
 		return;
-	if (spool_sync_file(SPOOL_INCOMING, id, &in->env.size) == -1) {
-		log_warn("commit %s: fsync incoming/%s", id, id);
+	if ((fd = spool_open_sync(SPOOL_INCOMING, id, &in->env.size)) == -1 ||
+	    syncset_add(&ss, fd) == -1) {
+		log_warn("commit %s: open incoming/%s", id, id);
 		in->failed = 1;
 		return;
 	}
@@ -374,7 +380,7 @@ queue_commit_prepare(struct queue_incoming *in)
 		in->failed = 1;
 		return;
 	}
-	if (spool_envelope_write_tmp(&in->env) == -1) {
+	if (spool_envelope_write_tmp(&in->env, &ss) == -1) {
 		log_warn("commit %s: write envelopes/%s.tmp", id, id);
 		in->failed = 1;
 	}
@@ -427,7 +433,7 @@ queue_update_prepare(struct queue_msg *m, int *unlinked)
 		*unlinked = 1;
 		return 0;
 	}
-	if (spool_envelope_write_tmp(&m->env) == -1) {
+	if (spool_envelope_write_tmp(&m->env, &ss) == -1) {
 		log_warn("envelopes/%s.tmp", id);
 		return -1;
 	}
@@ -471,6 +477,16 @@ struct queue_pass {
 };
 
 static void
+queue_pass_fail_commits(struct queue_pass *p)
+{
+	struct queue_incoming	*in;
+
+	TAILQ_FOREACH(in, &p->commits, commit_entry)
+		in->failed = 1;
+}
+
+/* Step 1 and its barrier. */
+static void
 queue_pass_prepare(struct queue_pass *p)
 {
 	struct queue_incoming	*in;
@@ -495,20 +511,23 @@ queue_pass_prepare(struct queue_pass *p)
 		} else
 			p->nupdates++;
 	}
+	if (p->ncommits > 0)
+		(void)syncset_add_path(&ss, AT_FDCWD, SPOOL_MESSAGES);
+	if (syncset_flush(&ss) == -1) {
+		log_warn("sync pass, first barrier (%s): %d commits fail",
+		    syncset_mode_name(ss.mode), p->ncommits);
+		queue_pass_fail_commits(p);
+		p->failed_dir = 1;
+	}
 }
 
-/* Steps 2-4: messages/ durable, envelopes renamed, envelopes/ durable. */
+/* Step 2: envelopes renamed into place, envelopes/ durable. */
 static void
 queue_pass_install(struct queue_pass *p)
 {
 	struct queue_incoming	*in;
 	struct queue_msg	*m;
 
-	if (p->ncommits > 0 && spool_sync_dir(SPOOL_MESSAGES) == -1) {
-		log_warn("fsync messages/: %d commits fail", p->ncommits);
-		TAILQ_FOREACH(in, &p->commits, commit_entry)
-			in->failed = 1;
-	}
 	TAILQ_FOREACH(in, &p->commits, commit_entry) {
 		if (in->failed)
 			continue;
@@ -522,35 +541,31 @@ queue_pass_install(struct queue_pass *p)
 			log_warn("update %s: rename envelope", m->env.msgid);
 			p->failed_dir = 1;
 		}
-	if (spool_sync_dir(SPOOL_ENVELOPES) == -1) {
-		log_warn("fsync envelopes/");
+	if (syncset_add_path(&ss, AT_FDCWD, SPOOL_ENVELOPES) == -1 ||
+	    syncset_flush(&ss) == -1) {
+		log_warn("sync pass, second barrier (%s)",
+		    syncset_mode_name(ss.mode));
 		p->failed_dir = 1;
-		TAILQ_FOREACH(in, &p->commits, commit_entry)
-			in->failed = 1;
+		queue_pass_fail_commits(p);
 	}
 }
 
-/* Step 5: the messages whose envelope is gone for good. */
+/* Step 3: the messages whose envelope is gone for good. */
 static void
 queue_pass_remove(struct queue_pass *p)
 {
 	struct queue_msg	*m;
-	int			 n = 0;
 
 	if (p->failed_dir)
 		return;
-	TAILQ_FOREACH(m, &p->removed, sync_entry) {
+	/* An orphan message is removed at start anyway: no retry. */
+	TAILQ_FOREACH(m, &p->removed, sync_entry)
 		if (spool_unlink(SPOOL_MESSAGES, m->env.msgid, "") == -1)
 			log_warn("messages/%s", m->env.msgid);
-		n++;
-	}
-	/* An orphan message is removed at start anyway: no retry. */
-	if (n > 0 && spool_sync_dir(SPOOL_MESSAGES) == -1)
-		log_warn("fsync messages/");
 }
 
 /*
- * Step 6: answers, new messages to the scheduler, memory freed.  The
+ * Step 4: answers, new messages to the scheduler, memory freed.  The
  * commits come last: a DSN's done callback updates its original, which
  * may have been in this pass and must be off it by then.
  */
@@ -605,7 +620,8 @@ queue_sync_run(int fd, short ev, void *arg)
 	if (TAILQ_EMPTY(&p.commits) && TAILQ_EMPTY(&p.updates))
 		return;
 	queue_pass_prepare(&p);
-	if (p.ncommits > 0 || p.nupdates > 0 || p.nremoved > 0)
+	if (!p.failed_dir &&
+	    (p.ncommits > 0 || p.nupdates > 0 || p.nremoved > 0))
 		queue_pass_install(&p);
 	queue_pass_remove(&p);
 	log_debug("sync pass: %d commits, %d updates, %d removals",
@@ -680,6 +696,11 @@ queue_configure(const struct config *new, const struct config *old)
 	queue_enter_spool(new);
 	if (spool_setup() == -1)
 		fatal("queue directories");
+	if ((spoolfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("open the spool");
+	if (syncset_init(&ss, new->queue.sync, spoolfd) == -1)
+		fatal("syncset");
+	log_debug("queue: sync %s", syncset_mode_name(new->queue.sync));
 	if ((sync_ev = evtimer_new(child_base(), queue_sync_run, NULL)) ==
 	    NULL || (sync_retry_ev = evtimer_new(child_base(),
 	    queue_sync_retry, NULL)) == NULL)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "syncset.h"
 #include "tap.h"
 
 static char	 topdir[] = "/tmp/spool-test.XXXXXX";
@@ -379,6 +380,7 @@ static void
 test_commit_files(void)
 {
 	struct spool_envelope	 env, back;
+	struct syncset		 ss;
 	struct stat		 st;
 	char			 msgid[SPOOL_MSGID_SIZE], path[64];
 	char			 err[SPOOL_ERR_SIZE];
@@ -405,14 +407,19 @@ test_commit_files(void)
 	if (write(fd, "Subject: x\r\n\r\nhi\r\n", 18) != 18)
 		die("write");
 	close(fd);
-	ok(spool_sync_file(SPOOL_INCOMING, msgid, &size) == 0 && size == 18,
-	    "sync_file fsyncs and sizes it");
+	fd = spool_open_sync(SPOOL_INCOMING, msgid, &size);
+	ok(fd != -1 && size == 18, "open_sync opens and sizes it");
+	ok(syncset_init(&ss, SYNCSET_FILES, -1) == 0 &&
+	    syncset_add(&ss, fd) == 0, "into a syncset");
 	ok(spool_move_incoming(msgid) == 0 && !exists(path),
 	    "move takes it out of incoming/");
-	ok(spool_sync_dir(SPOOL_MESSAGES) == 0, "sync_dir");
+	ok(syncset_add_path(&ss, AT_FDCWD, SPOOL_MESSAGES) == 0, "messages/ too");
 	sample(&env, msgid);
 	env.size = size;
-	ok(spool_envelope_write_tmp(&env) == 0, "write_tmp");
+	ok(spool_envelope_write_tmp(&env, &ss) == 0 &&
+	    syncset_count(&ss) == 3, "write_tmp adds its file");
+	ok(syncset_flush(&ss) == 0 && syncset_count(&ss) == 0 &&
+	    ss.flushes == 3, "one fsync each");
 	(void)snprintf(path, sizeof(path), "envelopes/%s.tmp", msgid);
 	ok(exists(path), "the tmp envelope exists");
 	ok(spool_envelope_install(msgid) == 0 && !exists(path),
@@ -431,8 +438,14 @@ test_commit_files(void)
 	    "gone is fine");
 	spool_envelope_free(&env);
 
-	ok(spool_sync_file(SPOOL_INCOMING, "0000000000000000", &size) == -1 &&
-	    errno == ENOENT, "sync_file of a missing file fails");
+	ok(spool_open_sync(SPOOL_INCOMING, "0000000000000000", &size) == -1 &&
+	    errno == ENOENT, "open_sync of a missing file fails");
+	if (mkdir("incoming/2222222222222222", 0700) == -1)
+		die("mkdir");
+	ok(spool_open_sync(SPOOL_INCOMING, "2222222222222222", &size) == -1 &&
+	    errno == EINVAL, "open_sync of a directory fails");
+	rmdir("incoming/2222222222222222");
+	syncset_free(&ss);
 	if (symlink("/etc/passwd", "messages/1111111111111111") == -1)
 		die("symlink");
 	ok(spool_open_message("1111111111111111") == -1 && errno == ELOOP,
@@ -470,12 +483,16 @@ static void
 put_envelope(const char *msgid, int with_message)
 {
 	struct spool_envelope	 env;
+	struct syncset		 ss;
 	char			 path[64];
 
 	sample(&env, msgid);
-	if (spool_envelope_write_tmp(&env) == -1 ||
+	if (syncset_init(&ss, SYNCSET_FILES, -1) == -1 ||
+	    spool_envelope_write_tmp(&env, &ss) == -1 ||
+	    syncset_flush(&ss) == -1 ||
 	    spool_envelope_install(msgid) == -1)
 		die("put_envelope");
+	syncset_free(&ss);
 	spool_envelope_free(&env);
 	if (with_message) {
 		(void)snprintf(path, sizeof(path), "messages/%s", msgid);
