@@ -67,19 +67,13 @@ ctl_out_begin(struct ctl_out *o, struct imsgev *iev, const struct imsg *imsg,
 	o->json = (req->flags & CTL_FLAG_JSON) != 0;
 }
 
-void
-ctl_out_printf(struct ctl_out *o, const char *fmt, ...)
+/* Appends n bytes; output past a chunk is sent. */
+static void
+ctl_out_add(struct ctl_out *o, const char *s, size_t n)
 {
-	va_list	 ap;
-	char	*s, *p;
+	char	*p;
 	size_t	 cap;
-	int	 n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n == -1)
-		fatal("%s", __func__);
 	if (o->len + n + 1 > o->cap) {
 		for (cap = o->cap == 0 ? 4096 : o->cap; cap < o->len + n + 1;)
 			cap *= 2;
@@ -94,9 +88,86 @@ ctl_out_printf(struct ctl_out *o, const char *fmt, ...)
 	}
 	memcpy(o->buf + o->len, s, n);
 	o->len += n;
-	freezero(s, n);
 	if (o->len >= CTL_OUT_CHUNK)
 		ctl_out_flush(o);
+}
+
+void
+ctl_out_printf(struct ctl_out *o, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatal("%s", __func__);
+	ctl_out_add(o, s, n);
+	freezero(s, n);
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence of 2 to 4 bytes at s (no
+ * overlong form, no surrogate, nothing past U+10FFFF), else 0.  Stops at
+ * the first bad byte, so never reads past a NUL.
+ */
+static size_t
+ctl_out_utf8_len(const unsigned char *s)
+{
+	size_t	 n, i;
+	uint32_t cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+void
+ctl_out_json_str(struct ctl_out *o, const char *str)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	char			 esc[8];
+	size_t			 n;
+
+	ctl_out_add(o, "\"", 1);
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*s++;
+			ctl_out_add(o, esc, 2);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			(void)snprintf(esc, sizeof(esc), "\\u%04x", *s++);
+			ctl_out_add(o, esc, 6);
+		} else if (*s < 0x80)
+			ctl_out_add(o, (const char *)s++, 1);
+		else if ((n = ctl_out_utf8_len(s)) > 0) {
+			ctl_out_add(o, (const char *)s, n);
+			s += n;
+		} else {
+			ctl_out_add(o, "\\ufffd", 6);
+			s++;
+		}
+	}
+	ctl_out_add(o, "\"", 1);
 }
 
 void

@@ -5,7 +5,8 @@
  *
  *	struct ctl_out o;
  *	ctl_out_begin(&o, iev, imsg, IMSG_AUTH_CTL_OUTPUT, &req);
- *	ctl_out_printf(&o, "...");  ctl_out_error(&o, "...");
+ *	ctl_out_printf(&o, "...");  ctl_out_json_str(&o, s);
+ *	ctl_out_error(&o, "...");
  *	ctl_out_end(&o, status);
  *
  * ctl_out_begin decodes the relayed request (fatalx when malformed: it
@@ -39,6 +40,11 @@ void	 ctl_out_begin(struct ctl_out *, struct imsgev *, const struct imsg *,
 	    uint32_t output_type, struct ctl_request *);
 void	 ctl_out_printf(struct ctl_out *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
+/*
+ * A JSON string, quotes included: for bytes from the network, so
+ * control characters are escaped and invalid UTF-8 becomes U+FFFD.
+ */
+void	 ctl_out_json_str(struct ctl_out *, const char *);
 void	 ctl_out_error(struct ctl_out *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 /* Flushes, sends the end frame with status, frees the buffer. */

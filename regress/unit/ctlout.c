@@ -3,7 +3,8 @@
  * argv, flags), output is sent in chunks below the imsg limit that
  * reassemble to what was printed, an error flushes pending output first,
  * and the end frame carries the ctlid and the status; every frame type
- * follows from the output type given.
+ * follows from the output type given.  A JSON string escapes quotes,
+ * backslashes and control characters and keeps well-formed UTF-8 only.
  */
 
 #include <sys/types.h>
@@ -89,6 +90,69 @@ collect(int fd, struct frames *f)
 	imsgbuf_clear(&ib);
 }
 
+/* A request for ctl_out_begin: u32 ctlid, then the encoded words. */
+static void
+request(struct ibuf *ib, struct imsg *in, uint32_t id, int flags)
+{
+	char	*argv[] = { "user", "show", "a@b.example" };
+
+	ibuf_init(ib);
+	ibuf_add_u32(ib, id);
+	if (ctl_request_encode(ib, flags, 3, argv) == -1)
+		die("encode");
+	memset(in, 0, sizeof(*in));
+	in->hdr.type = IMSG_AUTH_CTL;
+	in->data = ib->data;
+	in->datalen = ib->len;
+}
+
+static const struct {
+	const char	*in;
+	const char	*want;
+	const char	*what;
+} json_cases[] = {
+	{ "plain", "\"plain\"", "ASCII as it is" },
+	{ "a\"b\\c", "\"a\\\"b\\\\c\"", "quote and backslash escaped" },
+	{ "\t\r\n\x01\x7f", "\"\\u0009\\u000d\\u000a\\u0001\\u007f\"",
+	    "control characters as \\u00XX" },
+	{ "caf\xc3\xa9 \xf0\x9f\x93\xa8", "\"caf\xc3\xa9 \xf0\x9f\x93\xa8\"",
+	    "well-formed UTF-8 kept" },
+	{ "\x80x", "\"\\ufffdx\"", "a lone continuation byte replaced" },
+	{ "\xc0\x80", "\"\\ufffd\\ufffd\"", "an overlong NUL replaced" },
+	{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"", "a surrogate replaced" },
+	{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"",
+	    "past U+10FFFF replaced" },
+	{ "\xe2\x82", "\"\\ufffd\\ufffd\"",
+	    "a cut sequence replaced, no overread" },
+};
+
+static void
+test_json_str(struct imsgev *iev, int peer)
+{
+	struct ctl_request	 req;
+	struct ctl_out		 o;
+	struct frames		 f;
+	struct imsg		 in;
+	struct ibuf		 ib;
+	size_t			 i;
+	char			 got[256];
+
+	for (i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]); i++) {
+		request(&ib, &in, 5, 0);
+		ctl_out_begin(&o, iev, &in, IMSG_AUTH_CTL_OUTPUT, &req);
+		ctl_request_free(&req);
+		ibuf_free(&ib);
+		ctl_out_json_str(&o, json_cases[i].in);
+		ctl_out_end(&o, 0);
+		if (imsgbuf_flush(&iev->ibuf) == -1)
+			die("flush");
+		collect(peer, &f);
+		(void)snprintf(got, sizeof(got), "%.*s", (int)f.outlen, f.out);
+		is_str(got, json_cases[i].want, "json: %s", json_cases[i].what);
+		free(f.out);
+	}
+}
+
 int
 main(void)
 {
@@ -99,7 +163,6 @@ main(void)
 	struct frames		 f;
 	struct imsg		 in;
 	struct ibuf		 ib;
-	char			*argv[] = { "user", "show", "a@b.example" };
 	char			*want, line[80];
 	uint32_t		 id = 77;
 	size_t			 i, wantlen = 0, maxlen = 0;
@@ -111,14 +174,7 @@ main(void)
 	memset(&iev, 0, sizeof(iev));
 	imsgev_init(&iev, base, sv[0], "test", handler, NULL, NULL);
 
-	ibuf_init(&ib);
-	ibuf_add_u32(&ib, id);
-	if (ctl_request_encode(&ib, CTL_FLAG_JSON, 3, argv) == -1)
-		die("encode");
-	memset(&in, 0, sizeof(in));
-	in.hdr.type = IMSG_AUTH_CTL;
-	in.data = ib.data;
-	in.datalen = ib.len;
+	request(&ib, &in, id, CTL_FLAG_JSON);
 	ctl_out_begin(&o, &iev, &in, IMSG_AUTH_CTL_OUTPUT, &req);
 	ok(o.ctlid == id, "the ctlid is taken from the frame");
 	ok(o.json, "CTL_FLAG_JSON is seen");
@@ -167,6 +223,8 @@ main(void)
 	    "the end frame carries the status");
 	free(want);
 	free(f.out);
+
+	test_json_str(&iev, sv[1]);
 	imsgev_clear(&iev);
 	event_base_free(base);
 	close(sv[1]);
