@@ -20,6 +20,7 @@
 #include "config.h"
 #include "netio.h"
 #include "proto.h"
+#include "spool.h"		/* SPOOL_RET_*, SPOOL_NOTIFY_*: on the wire */
 
 struct imsg;
 struct imsg_reader;
@@ -66,11 +67,24 @@ enum smtp_sender_check {
 	SMTP_SENDER_HEADER,	/* the header From:, at the end of data */
 };
 
+/* RFC 3461's parameters of MAIL FROM (smtp_dsn.c). */
+struct smtp_dsn_mail {
+	uint32_t		 ret;			/* SPOOL_RET_* */
+	char			 envid[SPOOL_ENVID_MAX];	/* or "" */
+};
+
+/* ... and of one RCPT TO. */
+struct smtp_dsn_rcpt {
+	uint32_t		 notify;	/* SPOOL_NOTIFY_*, 0: not given */
+	char			 orcpt[SPOOL_ORCPT_MAX]; /* "type;addr" or "" */
+};
+
 struct smtp_rcpt {
 	TAILQ_ENTRY(smtp_rcpt)	 entry;
 	char			 rcpt[CONFIG_ADDR_MAX];	/* as given */
 	uint32_t		 kind;			/* DEST_* */
 	char			 dest[CONFIG_ADDR_MAX];
+	struct smtp_dsn_rcpt	 dsn;
 };
 TAILQ_HEAD(smtp_rcpts, smtp_rcpt);
 
@@ -112,9 +126,11 @@ struct smtp_session {
 	char			 sender[CONFIG_ADDR_MAX];
 	int			 smtputf8;
 	size_t			 declared_size;
+	struct smtp_dsn_mail	 dsn;
 	struct smtp_rcpts	 rcpts;
 	int			 nrcpt;
 	char			 pending_rcpt[CONFIG_ADDR_MAX];
+	struct smtp_dsn_rcpt	 pending_dsn;
 
 	/* the message being written into the queue */
 	char			 msgid[QUEUE_MSGID_MAX];
@@ -200,6 +216,14 @@ ssize_t		 smtp_b64_decode(const char *, size_t, unsigned char *,
 
 /* smtp_from.c */
 int		 smtp_from_parse(const char *, size_t, char *, size_t,
+		    const char **);
+
+/* smtp_dsn.c */
+int		 smtp_dsn_mail_param(struct smtp_dsn_mail *, const char *,
+		    const char *, const char **);
+int		 smtp_dsn_rcpt_param(struct smtp_dsn_rcpt *, const char *,
+		    const char *, const char **);
+int		 smtp_xtext_decode(const char *, char *, size_t,
 		    const char **);
 
 /* smtp_data.c */

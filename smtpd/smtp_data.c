@@ -424,6 +424,8 @@ smtp_commit(struct smtp_session *s)
 		ibuf_add_u32(&ib, r->kind);
 		ibuf_add_str(&ib, r->dest);
 		ibuf_add_str(&ib, r->rcpt);
+		ibuf_add_u32(&ib, r->dsn.notify);
+		ibuf_add_str(&ib, r->dsn.orcpt);
 		if (ib.error)
 			fatalx("%s: ibuf", __func__);
 		smtp_send_queue(IMSG_QUEUE_RCPT, -1, ib.data, ib.len);
@@ -438,6 +440,8 @@ smtp_commit(struct smtp_session *s)
 	ibuf_add_str(&ib, s->helo);
 	ibuf_add_u64(&ib, s->msgsize);
 	ibuf_add_u32(&ib, n);
+	ibuf_add_u32(&ib, s->dsn.ret);
+	ibuf_add_str(&ib, s->dsn.envid);
 	if (ib.error)
 		fatalx("%s: ibuf", __func__);
 	smtp_send_queue(IMSG_QUEUE_COMMIT, -1, ib.data, ib.len);

@@ -105,6 +105,7 @@ smtp_transaction_reset(struct smtp_session *s)
 	s->sender[0] = '\0';
 	s->smtputf8 = 0;
 	s->declared_size = 0;
+	memset(&s->dsn, 0, sizeof(s->dsn));
 	smtp_message_reset(s);
 	if (s->state != SMTP_S_CONNECTED && s->state != SMTP_S_QUIT)
 		s->state = SMTP_S_HELO;
@@ -547,12 +548,20 @@ static int
 smtp_mail_params(struct smtp_session *s, const struct addr_params *p)
 {
 	const struct config	*conf = smtp_conf();
-	const char		*errstr;
-	int			 i;
+	const char		*errstr, *why;
+	int			 i, taken;
 
+	memset(&s->dsn, 0, sizeof(s->dsn));
 	for (i = 0; i < p->n; i++) {
 		const char *k = p->keyword[i], *v = p->value[i];
 
+		if ((taken = smtp_dsn_mail_param(&s->dsn, k, v, &why)) == 1)
+			continue;
+		if (taken == -1) {
+			smtp_reply(s, "501 5.5.4 Bad %s: %s", k, why);
+			smtp_reject_event(s, "bad DSN parameter", k);
+			return -1;
+		}
 		if (strcmp(k, "SIZE") == 0 && v != NULL) {
 			s->declared_size = strtonum(v, 0, LLONG_MAX, &errstr);
 			if (errstr != NULL) {
@@ -572,9 +581,6 @@ smtp_mail_params(struct smtp_session *s, const struct addr_params *p)
 			continue;
 		} else if (strcmp(k, "SMTPUTF8") == 0 && v == NULL) {
 			s->smtputf8 = 1;
-		} else if ((strcmp(k, "RET") == 0 || strcmp(k, "ENVID") == 0)
-		    && v != NULL) {
-			continue;	/* DSN: kept with the envelope later */
 		} else if (strcmp(k, "AUTH") == 0 && v != NULL) {
 			continue;	/* RFC 4954 5: may be ignored */
 		} else {
@@ -674,8 +680,8 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 	struct addr_params	 params;
 	struct mailaddr		 a;
 	struct ibuf		 ib;
-	const char		*why = NULL;
-	int			 i, isnull = 0;
+	const char		*k, *why = NULL;
+	int			 i, taken, isnull = 0;
 
 	if (smtp_needs_helo(s))
 		return;
@@ -701,14 +707,21 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 		(void)smtp_error(s);
 		return;
 	}
+	memset(&s->pending_dsn, 0, sizeof(s->pending_dsn));
 	for (i = 0; i < params.n; i++) {
-		if (strcmp(params.keyword[i], "NOTIFY") != 0 &&
-		    strcmp(params.keyword[i], "ORCPT") != 0) {
-			smtp_reply(s, "555 5.5.4 Unsupported parameter %s",
-			    params.keyword[i]);
-			(void)smtp_error(s);
-			return;
+		k = params.keyword[i];
+		taken = smtp_dsn_rcpt_param(&s->pending_dsn, k,
+		    params.value[i], &why);
+		if (taken == 1)
+			continue;
+		if (taken == 0)
+			smtp_reply(s, "555 5.5.4 Unsupported parameter %s", k);
+		else {
+			smtp_reply(s, "501 5.5.4 Bad %s: %s", k, why);
+			smtp_reject_event(s, "bad DSN parameter", k);
 		}
+		(void)smtp_error(s);
+		return;
 	}
 	addr_format(&a, s->pending_rcpt, sizeof(s->pending_rcpt));
 	if (a.domain[0] == '[') {
@@ -756,6 +769,7 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 		(void)strlcpy(rc->rcpt, s->pending_rcpt, sizeof(rc->rcpt));
 		(void)strlcpy(rc->dest, dest, sizeof(rc->dest));
 		rc->kind = kind;
+		rc->dsn = s->pending_dsn;
 		TAILQ_INSERT_TAIL(&s->rcpts, rc, entry);
 		added++;
 	}

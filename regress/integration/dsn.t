@@ -7,7 +7,10 @@
 # remote sender's DSN waits as remote-waiting; an unknown local sender's
 # is dropped.  Envelopes left in the state "bounce" by a crash get their
 # DSN after the restart, with RET=FULL, ENVID and ORCPT honoured, and
-# NOTIFY=NEVER honoured too.
+# NOTIFY=NEVER honoured too.  The same RFC 3461 parameters given by a
+# real client (smtplib's MAIL and RCPT options) end up in the DSN, are
+# forgotten at RSET and after a message, survive a restart while the
+# message is queued, and each malformed value is refused with 501.
 
 import email
 import email.policy
@@ -30,10 +33,6 @@ SEED_FULL = "aaaaaaaaaaaaaaaa"
 SEED_NEVER = "bbbbbbbbbbbbbbbb"
 
 
-def wait(cond, timeout=20):
-    return wait_for(cond, timeout)
-
-
 def logged(name, key, value):
     """The events name whose key is value."""
     return [e for e in srv.read_events()
@@ -42,7 +41,7 @@ def logged(name, key, value):
 
 def gone(qid):
     """Waits until message qid has left the queue."""
-    return wait(lambda: not os.path.exists(os.path.join(Q, "envelopes",
+    return wait_for(lambda: not os.path.exists(os.path.join(Q, "envelopes",
                                                         qid)))
 
 
@@ -117,6 +116,40 @@ def recipients(msg):
     return msg.get_payload()[1].get_payload()[1:]
 
 
+def transaction(c, mail_opts, rcpts, subject):
+    """One message from alice on the open smtplib session c, with RFC
+    3461 options; rcpts is [(address, options)].  Its queue id."""
+    code, text = c.mail("alice@example.org", mail_opts)
+    assert code == 250, (mail_opts, code, text)
+    for r, opts in rcpts:
+        code, text = c.rcpt(r, opts)
+        assert code == 250, (r, opts, code, text)
+    code, text = c.data("From: <alice@example.org>\r\nSubject: %s\r\n\r\n"
+                        "body of %s\r\n" % (subject, subject))
+    assert code == 250, text
+    return text.split()[-1].decode()
+
+
+def envelope(qid):
+    """The dsn record's fields and each rcpt's (notify, orcpt)."""
+    with open(os.path.join(Q, "envelopes", qid)) as f:
+        lines = [l.split() for l in f.read().splitlines()]
+    dsn = [l[1:] for l in lines if l[0] == "dsn"]
+    return dsn[0] if dsn else None, [tuple(l[8:]) for l in lines
+                                     if l[0] == "rcpt"]
+
+
+def refused(cmd, arg, opts):
+    """The reply to one MAIL (after none) or RCPT (after a good MAIL)
+    with opts, each on its own session."""
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        if cmd == "rcpt":
+            c.mail("alice@example.org")
+            return c.rcpt(arg, opts)
+        return c.mail(arg, opts)
+
+
 pw = hash_password("Correct-Horse-9")
 users = ["alice", "bob", "carol", "dave", "erin"]
 srv = Server(listeners=[("mx", "smtp", "none")],
@@ -132,7 +165,7 @@ try:
     srv.start()
 
     # recovery: the DSN owed before the "crash" is made, with RET=FULL
-    t.ok(wait(lambda: SEED_FULL in dsns(srv.state)),
+    t.ok(wait_for(lambda: SEED_FULL in dsns(srv.state)),
          "a DSN owed at the restart arrives in the sender's Maildir")
     m = dsns(srv.state).get(SEED_FULL)
     if m is not None:
@@ -174,7 +207,7 @@ try:
     qid = send(MX, "alice@example.org",
                ["bob@example.org", "carol@example.org", "dave@example.org"],
                "hello")
-    t.ok(wait(lambda: qid in dsns(srv.state)),
+    t.ok(wait_for(lambda: qid in dsns(srv.state)),
          "permanent failures: a DSN arrives in alice's Maildir")
     t.ok(len(maildir_files(srv.state, "dave@example.org")) == 2,
          "the good recipient got the message")
@@ -226,7 +259,7 @@ try:
 
     # a null sender: no DSN
     nqid = send(MX, "", ["bob@example.org"], "null")
-    t.ok(wait(lambda: logged("delivery.bounce", "msgid", nqid)),
+    t.ok(wait_for(lambda: logged("delivery.bounce", "msgid", nqid)),
          "null sender: the failure is a delivery.bounce")
     t.ok(gone(nqid), "the message leaves the queue")
     t.ok(not logged("dsn.created", "orig_msgid", nqid),
@@ -236,7 +269,7 @@ try:
 
     # a remote sender: the DSN waits for the outbound role
     rqid = send(MX, "someone@remote.test", ["bob@example.org"], "remote")
-    t.ok(wait(lambda: logged("dsn.created", "orig_msgid", rqid)),
+    t.ok(wait_for(lambda: logged("dsn.created", "orig_msgid", rqid)),
          "remote sender: a DSN is made")
     ev = logged("dsn.created", "orig_msgid", rqid)
     did = ev[0]["msgid"] if ev else "none"
@@ -255,14 +288,121 @@ try:
 
     # an unknown local sender: dropped
     uqid = send(MX, "nobody@example.org", ["bob@example.org"], "unknown")
-    t.ok(wait(lambda: logged("dsn.dropped", "orig_msgid", uqid)),
+    t.ok(wait_for(lambda: logged("dsn.dropped", "orig_msgid", uqid)),
          "unknown local sender: dsn.dropped")
     t.ok(gone(uqid), "and the message leaves the queue")
+
+    # RFC 3461's parameters from a real client: bob and carol still fail
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        t.ok(c.has_extn("dsn"), "EHLO offers DSN")
+        fqid = transaction(c, ["RET=FULL", "ENVID=QQ+2B1+20x"],
+                           [("bob@example.org",
+                             ["NOTIFY=FAILURE,DELAY",
+                              "ORCPT=rfc822;Bob+2Btag+40example.org"]),
+                            ("carol@example.org", ["NOTIFY=NEVER"])],
+                           "full")
+        hqid = transaction(c, ["RET=HDRS"],
+                           [("bob@example.org", []),
+                            ("carol@example.org", ["NOTIFY=SUCCESS"])],
+                           "hdrs")
+    t.ok(wait_for(lambda: fqid in dsns(srv.state) and hqid in dsns(srv.state)),
+         "smtplib's RFC 3461 options: both messages get a DSN")
+    m = dsns(srv.state).get(fqid)
+    rc = recipients(m) if m is not None else []
+    t.is_([r.get("Final-Recipient") for r in rc],
+          ["rfc822; bob@example.org"], "NOTIFY=NEVER: carol is left out")
+    t.is_([r.get("Original-Recipient") for r in rc],
+          ["rfc822;Bob+tag@example.org"], "ORCPT, decoded")
+    t.ok(m is not None and m.get_payload()[1].get_payload()[0].get(
+        "Original-Envelope-Id") == "QQ+1 x", "ENVID, decoded")
+    t.ok(m is not None and
+         m.get_payload()[2].get_content_type() == "message/rfc822" and
+         "body of full" in m.get_payload()[2].as_string(),
+         "RET=FULL: the body comes back")
+    t.ok(srv.wait_log("message %s: no DSN for carol@example.org: NOTIFY "
+                      "leaves out" % fqid), "carol's NEVER is logged")
+    m = dsns(srv.state).get(hqid)
+    rc = recipients(m) if m is not None else []
+    t.is_([r.get("Final-Recipient") for r in rc],
+          ["rfc822; bob@example.org"],
+          "NOTIFY=SUCCESS without FAILURE: no DSN for carol")
+    t.ok(m is not None and
+         m.get_payload()[2].get_content_type() == "text/rfc822-headers" and
+         "Subject: hdrs" in m.get_payload()[2].get_payload() and
+         "body of hdrs" not in m.get_payload()[2].get_payload(),
+         "RET=HDRS: the header, not the body")
+    t.ok(m is not None and m.get_payload()[1].get_payload()[0].get(
+        "Original-Envelope-Id") is None and
+        all(r.get("Original-Recipient") is None for r in rc),
+        "the parameters of one message do not reach the next")
+    t.ok(srv.wait_log("message %s: no DSN for carol@example.org: NOTIFY "
+                      "leaves out" % hqid), "carol's SUCCESS is logged")
+    t.ok(gone(fqid) and gone(hqid), "both leave the queue")
+
+    # they are kept in the envelope and survive a restart
+    t.is_(srv.ctl("queue", "pause").returncode, 0, "queue pause")
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        kqid = transaction(c, ["RET=FULL", "ENVID=KEPT+2D1"],
+                           [("bob@example.org",
+                             ["NOTIFY=DELAY,FAILURE", "ORCPT=rfc822;B+40x"])],
+                           "kept")
+        c.mail("alice@example.org", ["RET=FULL", "ENVID=forgotten"])
+        c.rcpt("bob@example.org", ["NOTIFY=NEVER", "ORCPT=rfc822;f+40x"])
+        c.rset()
+        rqid = transaction(c, [], [("bob@example.org", [])], "reset")
+    t.is_(envelope(kqid),
+          (["message", "full", "KEPT-1"], [("6", "rfc822;B@x")]),
+          "the envelope holds RET, ENVID, NOTIFY and ORCPT")
+    t.is_(envelope(rqid), (["message", "-", "-"], [("0", "-")]),
+          "RSET forgets them")
+    srv.stop()
+    srv.start()
+    t.ok(wait_for(lambda: kqid in dsns(srv.state) and rqid in dsns(srv.state)),
+         "after a restart both get their DSN")
+    m = dsns(srv.state).get(kqid)
+    rc = recipients(m) if m is not None else []
+    t.ok(m is not None and m.get_payload()[1].get_payload()[0].get(
+        "Original-Envelope-Id") == "KEPT-1" and
+        [r.get("Original-Recipient") for r in rc] == ["rfc822;B@x"] and
+        "body of kept" in m.get_payload()[2].as_string(),
+        "with ENVID, ORCPT and RET=FULL honoured")
+    t.ok(gone(kqid) and gone(rqid), "both leave the queue")
+
+    # malformed values: 501, and the command is not taken
+    bad = [("mail", "RET=BOGUS"), ("mail", "RET"), ("mail", "ENVID=a+0Db"),
+           ("mail", "ENVID=a+zz"), ("mail", "ENVID=" + "e" * 101),
+           ("mail", "RET=FULL RET=HDRS"),
+           ("rcpt", "NOTIFY=NEVER,SUCCESS"), ("rcpt", "NOTIFY=SOMETIMES"),
+           ("rcpt", "NOTIFY=SUCCESS,,DELAY"), ("rcpt", "NOTIFY"),
+           ("rcpt", "NOTIFY=SUCCESS NOTIFY=FAILURE"),
+           ("rcpt", "ORCPT=rfc822"), ("rcpt", "ORCPT=rfc822;"),
+           ("rcpt", "ORCPT=;a+40b"), ("rcpt", "ORCPT=a@b;c"),
+           ("rcpt", "ORCPT=rfc822;a+0Ab"), ("rcpt", "ORCPT=rfc822;a+4"),
+           ("rcpt", "ORCPT=rfc822;" + "o" * 494)]
+    for cmd, opt in bad:
+        code, text = refused(cmd, "alice@example.org" if cmd == "mail"
+                             else "bob@example.org", opt.split())
+        t.is_(code, 501, "%s %s: 501 (%s)" % (cmd.upper(), opt[:40],
+                                              text.decode()))
+    t.ok(logged("smtp.reject", "reason", "bad DSN parameter"),
+         "a refusal is logged")
+    for cmd, opt in (("mail", "FOO=bar"), ("rcpt", "FOO=bar"),
+                     ("mail", "NOTIFY=NEVER"), ("rcpt", "RET=FULL")):
+        code, _ = refused(cmd, "alice@example.org" if cmd == "mail"
+                          else "bob@example.org", [opt])
+        t.is_(code, 555, "%s %s: still 555" % (cmd.upper(), opt))
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        c.mail("alice@example.org")
+        c.rcpt("bob@example.org", ["NOTIFY=NEVER,FAILURE"])
+        t.is_(c.docmd("DATA")[0], 554, "a refused RCPT adds no recipient")
 
     # expiry: erin's tmp/ is not writable, queue.expire is 4 s
     os.chmod(os.path.join(MAIL, "erin", "tmp"), 0o500)
     eqid = send(MX, "alice@example.org", ["erin@example.org"], "expiring")
-    t.ok(wait(lambda: eqid in dsns(srv.state), timeout=25),
+    t.ok(wait_for(lambda: eqid in dsns(srv.state), timeout=25),
          "expiry: a DSN arrives")
     m = dsns(srv.state).get(eqid)
     rc = recipients(m) if m is not None else []
@@ -271,7 +411,7 @@ try:
          "Diagnostic-Code: expired after n attempts")
     os.chmod(os.path.join(MAIL, "erin", "tmp"), 0o700)
 
-    t.ok(wait(lambda: srv.ctl("queue", "list").stdout.count("\n") == 1),
+    t.ok(wait_for(lambda: srv.ctl("queue", "list").stdout.count("\n") == 1),
          "in the end only the remote-waiting DSN is queued")
     t.ok(time.time() - started < 60, "in %.0f s" % (time.time() - started))
 finally:
