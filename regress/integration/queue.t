@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import TAP, Server, IS_ROOT, hash_password, kill_tree
-from smtpclient import maildir_files, wait_maildir, read
+from smtpclient import maildir_files, wait_maildir, wait_for, read
 
 t = TAP()
 if not IS_ROOT:
@@ -26,15 +26,6 @@ if not IS_ROOT:
 SEED_GOOD = "aaaaaaaaaaaaaaaa"
 SEED_BAD = "bbbbbbbbbbbbbbbb"
 SEED_NOMSG = "cccccccccccccccc"
-
-
-def wait(cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def events(srv, name):
@@ -107,11 +98,12 @@ try:
     # recovery of a seeded spool
     seed_spool(srv.state)
     srv.start()
-    t.ok(wait(lambda: len(maildir_files(srv.state, "bob@example.org")) == 1),
+    t.ok(wait_for(lambda: len(maildir_files(srv.state,
+                                            "bob@example.org")) == 1),
          "a recovered envelope's pending recipient is delivered at start")
     t.is_(maildir_files(srv.state, "alice@example.org"), [],
           "its recipient marked done is not delivered again")
-    t.ok(wait(lambda: not os.path.exists(os.path.join(Q, "envelopes",
+    t.ok(wait_for(lambda: not os.path.exists(os.path.join(Q, "envelopes",
                                                       SEED_GOOD))),
          "and it leaves the queue")
     rec = events(srv, "queue.recover")
@@ -148,7 +140,7 @@ try:
     t.like(body, "Return-Path: <sender@remote.test>\n", "Return-Path, LF")
     t.like(body, "Delivered-To: alice@example.org\n", "Delivered-To")
     t.like(body, "body of once", "the body")
-    t.ok(wait(lambda: srv.ctl("queue", "list").stdout == ""),
+    t.ok(wait_for(lambda: srv.ctl("queue", "list").stdout == ""),
          "queue list is empty afterwards")
     t.ok(any(e.get("msgid") == qid for e in events(srv, "delivery.ok")),
          "delivery.ok names the message")
@@ -158,7 +150,7 @@ try:
     # a remote destination waits; show, JSON list, remove
     code, qid = send(MX, "team@example.org", "team")
     t.is_(code, 250, "alias with a remote target: 250")
-    t.ok(wait(lambda: "carol@elsewhere.test:remote-waiting" in
+    t.ok(wait_for(lambda: "carol@elsewhere.test:remote-waiting" in
               srv.ctl("queue", "list").stdout),
          "the remote target is listed as remote-waiting")
     out = srv.ctl("queue", "show", qid or "x").stdout
@@ -172,13 +164,14 @@ try:
     r = srv.ctl("queue", "show", "0000000000000000")
     t.ok(r.returncode != 0 and "no message" in r.stderr,
          "queue show of an unknown id fails")
-    t.ok(wait(lambda: any(e.get("command") == "queue show 0000000000000000"
-                          and e.get("result") == "failed"
-                          for e in events(srv, "control.command"))),
+    t.ok(wait_for(lambda: any(e.get("command") ==
+                              "queue show 0000000000000000"
+                              and e.get("result") == "failed"
+                              for e in events(srv, "control.command"))),
          "the audit trail records that it failed")
     r = srv.ctl("queue", "remove", qid or "x")
     t.is_(r.returncode, 0, "queue remove")
-    t.ok(wait(lambda: os.listdir(os.path.join(Q, "envelopes")) == []),
+    t.ok(wait_for(lambda: os.listdir(os.path.join(Q, "envelopes")) == []),
          "the removed message's envelope is gone")
     t.is_(srv.ctl("queue", "list").stdout, "", "and the list is empty")
 
@@ -187,7 +180,7 @@ try:
     base = len(maildir_files(srv.state, "alice@example.org"))
     os.chmod(tmp, 0o500)
     code, qid = send(MX, "alice@example.org", "deferred")
-    t.ok(wait(lambda: stats(srv).get("deferred") == 1),
+    t.ok(wait_for(lambda: stats(srv).get("deferred") == 1),
          "an unwritable mailbox defers the delivery")
     t.ok(any(e.get("msgid") == qid for e in events(srv, "delivery.defer")),
          "delivery.defer logged")
@@ -201,9 +194,11 @@ try:
           "paused: flush does not deliver")
     t.is_(stats(srv).get("paused"), True, "stats say paused")
     srv.ctl("queue", "resume")
-    t.ok(wait(lambda: len(maildir_files(srv.state, "alice@example.org")) ==
-              base + 1), "resumed: delivered")
-    t.ok(wait(lambda: stats(srv).get("messages") == 0), "queue empty again")
+    t.ok(wait_for(lambda: len(maildir_files(srv.state,
+                                            "alice@example.org")) == base + 1),
+         "resumed: delivered")
+    t.ok(wait_for(lambda: stats(srv).get("messages") == 0),
+         "queue empty again")
 
     # kill -9 during a burst of 20 concurrent sessions
     accepted, lock = [], threading.Lock()
@@ -225,7 +220,7 @@ try:
     threads = [threading.Thread(target=sender, args=(n,)) for n in range(20)]
     for th in threads:
         th.start()
-    wait(lambda: len(accepted) >= 150, 60)
+    wait_for(lambda: len(accepted) >= 150, 60)
     kill_tree(srv)
     stop.set()
     for th in threads:
@@ -233,7 +228,7 @@ try:
     t.ok(len(accepted) >= 150, "%d messages accepted before kill -9" %
          len(accepted))
     srv.start()
-    t.ok(wait(lambda: stats(srv).get("messages") == 0, 60),
+    t.ok(wait_for(lambda: stats(srv).get("messages") == 0, 60),
          "after the restart the queue drains")
     got = {}
     for f in maildir_files(srv.state, "bob@example.org"):

@@ -102,7 +102,7 @@ def submission(port, user=None, password=None, implicit=False,
     return c
 
 
-def wait_for(cond, timeout=10):
+def wait_for(cond, timeout=20):
     """Polls cond() until it is true or timeout seconds have passed."""
     deadline = time.time() + timeout
     while time.time() < deadline:
