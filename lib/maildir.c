@@ -7,10 +7,11 @@
  * with O_NOFOLLOW|O_DIRECTORY, so a symbolic link planted in the store
  * (by a compromised imap process, say) cannot send a write elsewhere.
  *
- * Durability: file data is fsynced before the link into new/, and new/
- * is fsynced before MAILDIR_OK; a directory this module creates is made
- * durable in its parent before anything is put into it.  A crash can
- * leave a file in tmp/, never a half-written one in new/.
+ * Durability: file data is durable (fsync, or the caller's syncset
+ * barrier for a job) before the link into new/, and new/ is durable
+ * before MAILDIR_OK; a directory this module creates is made durable in
+ * its parent before anything is put into it.  A crash can leave a file
+ * in tmp/, never a half-written one in new/.
  */
 
 #include <sys/types.h>
@@ -27,20 +28,12 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "syncset.h"
 
 #define MAILDIR_OUTSZ		(2 * MAILDIR_CHUNK + 1)
 #define MAILDIR_TMP_TRIES	5
 #define MAILDIR_SWEPT		".swept"	/* in MAILDIR_MARKS: last sweep */
 #define MAILDIR_SWEEP_EVERY	(24 * 60 * 60)
-
-/* The directories of one mailbox, open while a message goes in. */
-struct maildir_box {
-	int	 domain;
-	int	 box;
-	int	 tmp;
-	int	 new;
-	int	 marks;		/* MAILDIR_MARKS, for a delivery with an id */
-};
 
 /* A message on its way into the tmp file. */
 struct maildir_copy {
@@ -430,9 +423,6 @@ maildir_copy(struct maildir_copy *mc, int msgfd, const char *prefix,
 	}
 	if (maildir_flush(mc) == -1)
 		goto werr;
-	if (fsync(mc->fd) == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "fsync tmp file: %s", strerror(errno));
 	return MAILDIR_OK;
  werr:
 	return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
@@ -471,11 +461,12 @@ maildir_commit(struct maildir_box *mb, const char *base, off_t size,
 
 /*
  * Writes prefix and message into the new file fd (the caller's tmp/
- * file) and fsyncs it; *sizep is the size written.  Closes fd.
+ * file); *sizep is the size written.  Without ss, fsyncs and closes fd;
+ * with ss, gives fd to it, to be made durable at its flush.
  */
 static enum maildir_result
 maildir_write_file(int fd, int msgfd, const char *prefix, size_t prefixlen,
-    off_t *sizep, char *why, size_t whysz)
+    struct syncset *ss, off_t *sizep, char *why, size_t whysz)
 {
 	struct maildir_copy	 mc;
 	enum maildir_result	 r;
@@ -488,12 +479,19 @@ maildir_write_file(int fd, int msgfd, const char *prefix, size_t prefixlen,
 		    "malloc: %s", strerror(errno));
 	else
 		r = maildir_copy(&mc, msgfd, prefix, prefixlen, why, whysz);
-	if (close(fd) == -1 && r == MAILDIR_OK)
-		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "close tmp file: %s", strerror(errno));
 	*sizep = mc.size;
 	free(mc.in);
 	free(mc.out);
+	if (r == MAILDIR_OK && ss != NULL) {
+		(void)syncset_add(ss, fd);	/* a failure fails the flush */
+		return MAILDIR_OK;
+	}
+	if (r == MAILDIR_OK && fsync(fd) == -1)
+		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "fsync tmp file: %s", strerror(errno));
+	if (close(fd) == -1 && r == MAILDIR_OK)
+		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+		    "close tmp file: %s", strerror(errno));
 	return r;
 }
 
@@ -510,13 +508,44 @@ maildir_store(struct maildir_box *mb, int msgfd, const char *prefix,
 	r = maildir_create_tmp(mb, base, sizeof(base), &fd, why, whysz);
 	if (r != MAILDIR_OK)
 		return r;
-	r = maildir_write_file(fd, msgfd, prefix, prefixlen, &size, why,
-	    whysz);
+	r = maildir_write_file(fd, msgfd, prefix, prefixlen, NULL, &size,
+	    why, whysz);
 	if (r == MAILDIR_OK)
 		r = maildir_commit(mb, base, size, name, namesz, why, whysz);
 	if (r != MAILDIR_OK)
 		(void)unlinkat(mb->tmp, base, 0);
 	return r;
+}
+
+/* A delivery id: 1 to MAILDIR_ID_MAX bytes of [A-Za-z0-9_-]. */
+static int
+maildir_id_valid(const char *id)
+{
+	size_t	 i;
+	char	 c;
+
+	for (i = 0; (c = id[i]) != '\0'; i++)
+		if (i >= MAILDIR_ID_MAX || !((c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-'))
+			return 0;
+	return i > 0;
+}
+
+/* Checks domain and local and puts their path components in d and l. */
+static enum maildir_result
+maildir_check_names(const char *domain, const char *local, char *d,
+    char *l, char *why, size_t whysz)
+{
+	if (domain == NULL || maildir_component(domain, strlen(domain), d,
+	    MAILDIR_COMPONENT_MAX + 1) == -1)
+		return maildir_fail(MAILDIR_PERMFAIL, why, whysz,
+		    "domain is not a safe path component");
+	if (local == NULL || maildir_component(local, strlen(local), l,
+	    MAILDIR_COMPONENT_MAX + 1) == -1)
+		return maildir_fail(MAILDIR_PERMFAIL, why, whysz,
+		    "local part is not a safe path component");
+	return MAILDIR_OK;
 }
 
 /*
@@ -532,12 +561,14 @@ maildir_store(struct maildir_box *mb, int msgfd, const char *prefix,
  *	any	2+ links (new/ too)	published: finish, already delivered
  *	yes	no			done: already delivered
  *
- * The marker is created only after tmp/<id> is complete and durable
- * (file and tmp/ fsynced), and tmp/<id> is removed only after the
- * marker and the link in new/ are durable; so "yes, no" is always a
- * message in new/ (or wherever the user has moved it since: the marker
- * does not depend on the file), and "published" is seen through the
- * link count, whichever of the marker and the new/ entry the crash kept.
+ * A job goes through two barriers (syncset flushes): the marker is
+ * created only after tmp/<id> is complete and durable (the file and
+ * tmp/, first barrier), and tmp/<id> is removed only after the marker
+ * and the link in new/ are durable (second barrier); so "yes, no" is
+ * always a message in new/ (or wherever the user has moved it since:
+ * the marker does not depend on the file), and "published" is seen
+ * through the link count, whichever of the marker and the new/ entry the
+ * crash kept.
  */
 
 /* 0 when dfd has no entry name, 1 when it is a file (in *st), or -1. */
@@ -553,94 +584,81 @@ maildir_probe(int dfd, const char *name, struct stat *st)
 	return 1;
 }
 
-/* Makes marker and new/ durable, then drops tmp/<id>. */
-static enum maildir_result
-maildir_once_finish(struct maildir_box *mb, const char *tmpname, char *why,
-    size_t whysz)
+/* Ends the job with result r (the reason is already in j->why). */
+static void
+maildir_job_end(struct maildir_job *j, enum maildir_result r)
 {
-	if (fsync(mb->marks) == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "fsync %s/: %s", MAILDIR_MARKS, strerror(errno));
-	if (fsync(mb->new) == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "fsync new/: %s", strerror(errno));
-	if (unlinkat(mb->tmp, tmpname, 0) == -1 && errno != ENOENT)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "unlink tmp/%s: %s", tmpname, strerror(errno));
-	return MAILDIR_OK;
+	j->result = r;
+	j->step = MAILDIR_JOB_DONE;
+	maildir_close_box(&j->mb);
 }
 
 static enum maildir_result
-maildir_once_mark(struct maildir_box *mb, const char *id, char *why,
-    size_t whysz)
+maildir_once_mark(struct maildir_job *j)
 {
 	int	 fd;
 
-	fd = openat(mb->marks, id, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "create %s/%s: %s", MAILDIR_MARKS, id, strerror(errno));
-	(void)close(fd);
+	fd = openat(j->mb.marks, j->id, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1 && errno != EEXIST)
+		return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+		    "create %s/%s: %s", MAILDIR_MARKS, j->id, strerror(errno));
+	if (fd != -1)
+		(void)close(fd);
 	return MAILDIR_OK;
 }
 
-/* Links the committed tmp/<id> into new/ and finishes. */
+/* Links the committed tmp/<id> into new/ under a fresh unique name. */
 static enum maildir_result
-maildir_once_publish(struct maildir_box *mb, const char *id,
-    const char *tmpname, off_t size, char *name, size_t namesz, char *why,
-    size_t whysz)
+maildir_once_link(struct maildir_job *j)
 {
 	char	 base[MAILDIR_NAMESZ];
 	int	 n, tries;
 
 	for (tries = 0; tries < MAILDIR_TMP_TRIES; tries++) {
-		if (maildir_unique(base, sizeof(base), id) == -1)
-			return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-			    "unique name: %s", strerror(errno));
-		n = snprintf(name, namesz, "%s,S=%lld", base,
-		    (long long)size);
-		if (n < 0 || (size_t)n >= namesz)
-			return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-			    "file name too long");
-		if (linkat(mb->tmp, tmpname, mb->new, name, 0) == 0)
-			return maildir_once_finish(mb, tmpname, why, whysz);
+		if (maildir_unique(base, sizeof(base), j->id) == -1)
+			return maildir_fail(MAILDIR_TEMPFAIL, j->why,
+			    sizeof(j->why), "unique name: %s",
+			    strerror(errno));
+		n = snprintf(j->name, sizeof(j->name), "%s,S=%lld", base,
+		    (long long)j->size);
+		if (n < 0 || (size_t)n >= sizeof(j->name))
+			return maildir_fail(MAILDIR_TEMPFAIL, j->why,
+			    sizeof(j->why), "file name too long");
+		if (linkat(j->mb.tmp, j->tmpname, j->mb.new, j->name, 0) == 0)
+			return MAILDIR_OK;
 		if (errno != EEXIST)
 			break;
 	}
 	/* The marker and tmp/<id> stay: the next attempt publishes. */
-	return maildir_fail(MAILDIR_TEMPFAIL, why, whysz, "link new/%s: %s",
-	    name, strerror(errno));
+	return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+	    "link new/%s: %s", j->name, strerror(errno));
 }
 
-/* Writes tmp/<id>, commits it with the marker, publishes it. */
+/* Creates and writes tmp/<id>, handing file and tmp/ to ss. */
 static enum maildir_result
-maildir_once_fresh(struct maildir_box *mb, const char *id,
-    const char *tmpname, int msgfd, const char *prefix, size_t prefixlen,
-    char *name, size_t namesz, char *why, size_t whysz)
+maildir_once_write(struct maildir_job *j, int msgfd, const char *prefix,
+    size_t prefixlen, struct syncset *ss)
 {
 	enum maildir_result	 r;
-	off_t			 size;
 	int			 fd;
 
-	fd = openat(mb->tmp, tmpname, O_WRONLY | O_CREAT | O_EXCL |
+	fd = openat(j->mb.tmp, j->tmpname, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "create tmp/%s: %s", tmpname, strerror(errno));
-	r = maildir_write_file(fd, msgfd, prefix, prefixlen, &size, why,
-	    whysz);
-	if (r == MAILDIR_OK && fsync(mb->tmp) == -1)
-		r = maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "fsync tmp/: %s", strerror(errno));
-	if (r == MAILDIR_OK)
-		r = maildir_once_mark(mb, id, why, whysz);
+		return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+		    "create tmp/%s: %s", j->tmpname, strerror(errno));
+	r = maildir_write_file(fd, msgfd, prefix, prefixlen, ss, &j->size,
+	    j->why, sizeof(j->why));
 	if (r != MAILDIR_OK) {
-		(void)unlinkat(mb->tmp, tmpname, 0);
+		(void)unlinkat(j->mb.tmp, j->tmpname, 0);
 		return r;
 	}
-	return maildir_once_publish(mb, id, tmpname, size, name, namesz,
-	    why, whysz);
+	(void)syncset_add_dup(ss, j->mb.tmp);
+	j->fresh = 1;
+	j->mark = 1;
+	j->link = 1;
+	return MAILDIR_OK;
 }
 
 /*
@@ -687,63 +705,150 @@ maildir_marks_sweep(struct maildir_box *mb)
 	(void)closedir(d);
 }
 
-/* Looks at what earlier attempts left and goes on from there. */
+/*
+ * Looks at what earlier attempts left (the table above) and does the
+ * first step from there: MAILDIR_OK to go on after the first barrier.
+ */
 static enum maildir_result
-maildir_store_once(struct maildir_box *mb, const char *id, int msgfd,
-    const char *prefix, size_t prefixlen, char *name, size_t namesz,
-    char *why, size_t whysz)
+maildir_once_begin(struct maildir_job *j, int msgfd, const char *prefix,
+    size_t prefixlen, struct syncset *ss)
 {
-	struct stat		 mst, tst;
-	enum maildir_result	 r;
-	char			 tmpname[MAILDIR_NAMESZ];
-	int			 marked, tmp, n;
+	struct stat	 mst, tst;
+	int		 marked, tmp, n;
 
-	n = snprintf(tmpname, sizeof(tmpname), "%s.%s", id, maildir_host);
-	if (n < 0 || (size_t)n >= sizeof(tmpname))
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
+	n = snprintf(j->tmpname, sizeof(j->tmpname), "%s.%s", j->id,
+	    maildir_host);
+	if (n < 0 || (size_t)n >= sizeof(j->tmpname))
+		return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
 		    "file name too long");
-	name[0] = '\0';
-	if ((marked = maildir_probe(mb->marks, id, &mst)) == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "%s/%s: %s", MAILDIR_MARKS, id, strerror(errno));
-	if ((tmp = maildir_probe(mb->tmp, tmpname, &tst)) == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "tmp/%s: %s", tmpname, strerror(errno));
+	if ((marked = maildir_probe(j->mb.marks, j->id, &mst)) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+		    "%s/%s: %s", MAILDIR_MARKS, j->id, strerror(errno));
+	if ((tmp = maildir_probe(j->mb.tmp, j->tmpname, &tst)) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+		    "tmp/%s: %s", j->tmpname, strerror(errno));
 	if (marked && !tmp)
 		return MAILDIR_ALREADY;
 	if (tmp && tst.st_nlink >= 2) {
-		if (!marked &&
-		    (r = maildir_once_mark(mb, id, why, whysz)) != MAILDIR_OK)
-			return r;
-		r = maildir_once_finish(mb, tmpname, why, whysz);
-		return r == MAILDIR_OK ? MAILDIR_ALREADY : r;
+		j->mark = !marked;
+		return MAILDIR_OK;
 	}
-	if (marked)
-		return maildir_once_publish(mb, id, tmpname, tst.st_size,
-		    name, namesz, why, whysz);
-	if (tmp && unlinkat(mb->tmp, tmpname, 0) == -1)
-		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
-		    "unlink tmp/%s: %s", tmpname, strerror(errno));
-	r = maildir_once_fresh(mb, id, tmpname, msgfd, prefix, prefixlen,
-	    name, namesz, why, whysz);
-	if (r == MAILDIR_OK)
-		maildir_marks_sweep(mb);
-	return r;
+	if (marked) {
+		j->size = tst.st_size;
+		j->link = 1;
+		return MAILDIR_OK;
+	}
+	if (tmp && unlinkat(j->mb.tmp, j->tmpname, 0) == -1)
+		return maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+		    "unlink tmp/%s: %s", j->tmpname, strerror(errno));
+	return maildir_once_write(j, msgfd, prefix, prefixlen, ss);
 }
 
-/* A delivery id: 1 to MAILDIR_ID_MAX bytes of [A-Za-z0-9_-]. */
-static int
-maildir_id_valid(const char *id)
+void
+maildir_job_start(struct maildir_job *j, int rootfd, const char *domain,
+    const char *local, const char *id, int msgfd, const char *prefix,
+    size_t prefixlen, struct syncset *ss)
 {
-	size_t	 i;
-	char	 c;
+	enum maildir_result	 r;
+	char			 d[MAILDIR_COMPONENT_MAX + 1];
+	char			 l[MAILDIR_COMPONENT_MAX + 1];
 
-	for (i = 0; (c = id[i]) != '\0'; i++)
-		if (i >= MAILDIR_ID_MAX || !((c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '_' || c == '-'))
-			return 0;
-	return i > 0;
+	memset(j, 0, sizeof(*j));
+	j->mb.domain = j->mb.box = j->mb.tmp = j->mb.new = j->mb.marks = -1;
+	if (id == NULL || !maildir_id_valid(id) ||
+	    strlcpy(j->id, id, sizeof(j->id)) >= sizeof(j->id) ||
+	    (prefix == NULL && prefixlen != 0))
+		r = maildir_fail(MAILDIR_TEMPFAIL, j->why, sizeof(j->why),
+		    "maildir_job_start: bad arguments");
+	else
+		r = maildir_check_names(domain, local, d, l, j->why,
+		    sizeof(j->why));
+	if (r == MAILDIR_OK)
+		r = maildir_open_box(rootfd, d, l, 1, &j->mb, j->why,
+		    sizeof(j->why));
+	if (r == MAILDIR_OK)
+		r = maildir_once_begin(j, msgfd, prefix, prefixlen, ss);
+	if (r != MAILDIR_OK) {
+		maildir_job_end(j, r);
+		return;
+	}
+	j->step = MAILDIR_JOB_WRITTEN;
+}
+
+void
+maildir_job_publish(struct maildir_job *j, struct syncset *ss)
+{
+	enum maildir_result	 r;
+
+	if (j->step != MAILDIR_JOB_WRITTEN)
+		return;
+	if (j->mark && (r = maildir_once_mark(j)) != MAILDIR_OK) {
+		if (j->fresh)		/* no marker: start over */
+			(void)unlinkat(j->mb.tmp, j->tmpname, 0);
+		maildir_job_end(j, r);
+		return;
+	}
+	/* A failed link leaves marker and tmp/<id>: the next publishes. */
+	if (j->link && (r = maildir_once_link(j)) != MAILDIR_OK) {
+		maildir_job_end(j, r);
+		return;
+	}
+	(void)syncset_add_dup(ss, j->mb.marks);
+	(void)syncset_add_dup(ss, j->mb.new);
+	j->step = MAILDIR_JOB_PUBLISHED;
+}
+
+void
+maildir_job_finish(struct maildir_job *j)
+{
+	if (j->step != MAILDIR_JOB_PUBLISHED)
+		return;
+	if (unlinkat(j->mb.tmp, j->tmpname, 0) == -1 && errno != ENOENT) {
+		maildir_job_end(j, maildir_fail(MAILDIR_TEMPFAIL, j->why,
+		    sizeof(j->why), "unlink tmp/%s: %s", j->tmpname,
+		    strerror(errno)));
+		return;
+	}
+	if (j->fresh)
+		maildir_marks_sweep(&j->mb);
+	maildir_job_end(j, j->link ? MAILDIR_OK : MAILDIR_ALREADY);
+}
+
+void
+maildir_job_fail(struct maildir_job *j, const char *what, int error)
+{
+	if (j->step == MAILDIR_JOB_DONE)
+		return;
+	/* Written, not marked: nothing durable names the file. */
+	if (j->step == MAILDIR_JOB_WRITTEN && j->fresh)
+		(void)unlinkat(j->mb.tmp, j->tmpname, 0);
+	maildir_job_end(j, maildir_fail(MAILDIR_TEMPFAIL, j->why,
+	    sizeof(j->why), "%s: %s", what, strerror(error)));
+}
+
+/* One job through both barriers, each an fsync per file. */
+static enum maildir_result
+maildir_once_alone(int rootfd, const char *domain, const char *local,
+    const char *id, int msgfd, const char *prefix, size_t prefixlen,
+    char *name, size_t namesz, char *why, size_t whysz)
+{
+	struct maildir_job	 j;
+	struct syncset		 ss;
+
+	(void)syncset_init(&ss, SYNCSET_FILES, -1);
+	maildir_job_start(&j, rootfd, domain, local, id, msgfd, prefix,
+	    prefixlen, &ss);
+	if (syncset_flush(&ss) == -1)
+		maildir_job_fail(&j, "fsync tmp/", errno);
+	maildir_job_publish(&j, &ss);
+	if (syncset_flush(&ss) == -1)
+		maildir_job_fail(&j, "fsync new/", errno);
+	maildir_job_finish(&j);
+	syncset_free(&ss);
+	if (why != NULL && whysz > 0)
+		(void)strlcpy(why, j.why, whysz);
+	(void)strlcpy(name, j.name, namesz);
+	return j.result;
 }
 
 enum maildir_result
@@ -761,19 +866,14 @@ maildir_deliver_once(int rootfd, const char *domain, const char *local,
 	    (id != NULL && !maildir_id_valid(id)))
 		return maildir_fail(MAILDIR_TEMPFAIL, why, whysz,
 		    "maildir_deliver: bad arguments");
-	if (domain == NULL ||
-	    maildir_component(domain, strlen(domain), d, sizeof(d)) == -1)
-		return maildir_fail(MAILDIR_PERMFAIL, why, whysz,
-		    "domain is not a safe path component");
-	if (local == NULL ||
-	    maildir_component(local, strlen(local), l, sizeof(l)) == -1)
-		return maildir_fail(MAILDIR_PERMFAIL, why, whysz,
-		    "local part is not a safe path component");
-	r = maildir_open_box(rootfd, d, l, id != NULL, &mb, why, whysz);
-	if (r == MAILDIR_OK && id != NULL)
-		r = maildir_store_once(&mb, id, msgfd, prefix, prefixlen,
-		    name, namesz, why, whysz);
-	else if (r == MAILDIR_OK)
+	if (id != NULL)
+		return maildir_once_alone(rootfd, domain, local, id, msgfd,
+		    prefix, prefixlen, name, namesz, why, whysz);
+	if ((r = maildir_check_names(domain, local, d, l, why, whysz)) !=
+	    MAILDIR_OK)
+		return r;
+	r = maildir_open_box(rootfd, d, l, 0, &mb, why, whysz);
+	if (r == MAILDIR_OK)
 		r = maildir_store(&mb, msgfd, prefix, prefixlen, name, namesz,
 		    why, whysz);
 	maildir_close_box(&mb);

@@ -77,12 +77,29 @@
  *	do unless the server stays down that long.  id NULL is
  *	maildir_deliver.
  *
+ * maildir_job_start(j, rootfd, domain, local, id, msgfd, prefix,
+ *     prefixlen, ss), maildir_job_publish(j, ss), maildir_job_finish(j),
+ * maildir_job_fail(j, what, errno)
+ *	maildir_deliver_once in steps, so that many deliveries share their
+ *	barriers (lib/syncset.h): start writes tmp/<id> and adds the file
+ *	and tmp/ to ss; after the caller's syncset_flush(ss), publish
+ *	creates the marker and the link in new/ and adds those directories
+ *	to ss; after the next flush, finish removes tmp/<id>.  A failed
+ *	flush is reported to each job with maildir_job_fail.  A step on a
+ *	job that is done does nothing, so the caller runs every step on
+ *	every job of a batch.  When j->step is MAILDIR_JOB_DONE, j->result,
+ *	j->name and j->why hold what maildir_deliver_once returns; the
+ *	job then holds no fds.  maildir_deliver_once is exactly this with
+ *	fsync barriers (SYNCSET_FILES).
+ *
  * Not reentrant (one name counter per process); the mda is single
  * threaded.  Never logs: the caller logs the reason.
  */
 
 #ifndef POSTERN_MAILDIR_H
 #define POSTERN_MAILDIR_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -93,12 +110,45 @@
 #define MAILDIR_ID_MAX		32		/* bytes of a delivery id */
 #define MAILDIR_MARKS		"postern-delivered" /* delivery markers */
 #define MAILDIR_MARK_TTL	(30 * 24 * 60 * 60) /* seconds a marker lives */
+#define MAILDIR_WHY_MAX		256		/* a job's reason, with NUL */
+
+struct syncset;
 
 enum maildir_result {
 	MAILDIR_OK,
 	MAILDIR_TEMPFAIL,
 	MAILDIR_PERMFAIL,
 	MAILDIR_ALREADY,	/* delivered before, by maildir_deliver_once */
+};
+
+/* The directories of one mailbox, open while a message goes in. */
+struct maildir_box {
+	int	 domain;
+	int	 box;
+	int	 tmp;
+	int	 new;
+	int	 marks;		/* MAILDIR_MARKS, for a delivery with an id */
+};
+
+enum maildir_job_step {
+	MAILDIR_JOB_WRITTEN,	/* waits for the first barrier */
+	MAILDIR_JOB_PUBLISHED,	/* waits for the second barrier */
+	MAILDIR_JOB_DONE,	/* result, name, why */
+};
+
+/* One exactly-once delivery on its way through the barriers. */
+struct maildir_job {
+	enum maildir_job_step	 step;
+	enum maildir_result	 result;
+	struct maildir_box	 mb;
+	char			 id[MAILDIR_ID_MAX + 1];
+	char			 tmpname[MAILDIR_NAMESZ];
+	off_t			 size;
+	int			 fresh;		/* this job wrote tmp/<id> */
+	int			 mark;		/* publish creates the marker */
+	int			 link;		/* publish links into new/ */
+	char			 name[MAILDIR_NAMESZ];	/* in new/, or "" */
+	char			 why[MAILDIR_WHY_MAX];
 };
 
 void			maildir_init(const char *);
@@ -108,5 +158,13 @@ enum maildir_result	maildir_deliver(int, const char *, const char *, int,
 enum maildir_result	maildir_deliver_once(int, const char *, const char *,
 			    const char *, int, const char *, size_t, char *,
 			    size_t, char *, size_t);
+void			maildir_job_start(struct maildir_job *, int,
+			    const char *, const char *, const char *, int,
+			    const char *, size_t, struct syncset *);
+void			maildir_job_publish(struct maildir_job *,
+			    struct syncset *);
+void			maildir_job_finish(struct maildir_job *);
+void			maildir_job_fail(struct maildir_job *, const char *,
+			    int);
 
 #endif /* POSTERN_MAILDIR_H */

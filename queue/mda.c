@@ -1,6 +1,6 @@
 /*
  * mda.c: the mda role.  Writes messages into mailboxes under
- * state_dir/mail (its chroot) with lib/maildir.c, one at a time, for the
+ * state_dir/mail (its chroot) with lib/maildir.c, in batches, for the
  * queue.
  *
  * IMSG_MDA_DELIVER: u64 evpid, str sender, str mailbox, str rcpt, str
@@ -9,6 +9,13 @@
  * reason.  Deliveries are synchronous disk writes: this process has no
  * network and nothing else to do, and the queue limits how many it hands
  * over at once.
+ *
+ * Batches.  Each DELIVER writes its tmp/ file at once and joins the
+ * batch; a zero-timeout timer (or a full batch) then runs the batch
+ * through maildir's two barriers, each one syncset flush for all of it
+ * (one syncfs(2) with queue.sync "filesystem"), and answers.  Frames
+ * that arrive together therefore share their barriers: under load a
+ * batch of 32 costs two syncfs calls instead of 4 x 32 fsyncs.
  *
  * Exactly once: the evpid is fresh per attempt, but msgid and index name
  * the recipient for as long as it is in the queue, across restarts.
@@ -28,23 +35,43 @@
  */
 
 #include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/time.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 #include "maildir.h"
 #include "posternd.h"
 #include "proto.h"
 #include "spool.h"
+#include "syncset.h"
 
 /* What the queue accepts. */
 #define MDA_REASON_MAX	SPOOL_REASON_MAX
 #define MDA_PREFIX_MAX	(2 * SPOOL_ADDR_MAX + 64)
+#define MDA_BATCH_MAX	64	/* jobs (3 fds each) before a forced run */
 
-static int	was_root;
+struct mda_job {
+	TAILQ_ENTRY(mda_job)	 entry;
+	uint64_t		 evpid;
+	struct maildir_job	 mj;
+};
+TAILQ_HEAD(mda_jobs, mda_job);
+
+static struct mda_jobs	 batch = TAILQ_HEAD_INITIALIZER(batch);
+static size_t		 nbatch;
+static struct event	*batch_ev;
+static struct syncset	 ss;
+static int		 rootfd = -1;
+static int		 was_root;
 
 static void
 mda_reply(uint64_t evpid, uint32_t status, const char *reason)
@@ -108,20 +135,64 @@ mda_status(enum maildir_result r)
 	fatalx("%s: %d", __func__, r);
 }
 
+/* The answer and the log line for a job that is done. */
+static void
+mda_job_done(struct mda_job *job)
+{
+	struct maildir_job	*mj = &job->mj;
+	unsigned long long	 evpid = (unsigned long long)job->evpid;
+
+	if (mj->result == MAILDIR_OK)
+		log_debug("delivery %016llx (%s): new/%s", evpid, mj->id,
+		    mj->name);
+	else if (mj->result == MAILDIR_ALREADY)
+		log_info("delivery %016llx (%s): delivered before, not again",
+		    evpid, mj->id);
+	else
+		log_debug("delivery %016llx (%s): failed: %s", evpid, mj->id,
+		    mj->why);
+	mda_reply(job->evpid, mda_status(mj->result),
+	    mda_status(mj->result) == DELIVERY_OK ? "" : mj->why);
+}
+
+/* The batch through both barriers; every job answered. */
+static void
+mda_batch_run(int fd, short ev, void *arg)
+{
+	struct mda_job	*job;
+
+	if (syncset_flush(&ss) == -1)
+		TAILQ_FOREACH(job, &batch, entry)
+			maildir_job_fail(&job->mj, "sync tmp/", errno);
+	TAILQ_FOREACH(job, &batch, entry)
+		maildir_job_publish(&job->mj, &ss);
+	if (syncset_flush(&ss) == -1)
+		TAILQ_FOREACH(job, &batch, entry)
+			maildir_job_fail(&job->mj, "sync new/", errno);
+	while ((job = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, job, entry);
+		maildir_job_finish(&job->mj);
+		mda_job_done(job);
+		free(job);
+	}
+	log_debug("mda batch: %zu deliveries", nbatch);
+	nbatch = 0;
+}
+
 static void
 mda_deliver(struct imsg *imsg)
 {
 	struct imsg_reader	 rd;
-	enum maildir_result	 r;
-	uint64_t		 evpid;
+	struct mda_job		*job;
+	struct timeval		 tv;
 	char			 sender[SPOOL_ADDR_MAX];
 	char			 mailbox[SPOOL_ADDR_MAX];
 	char			 rcpt[SPOOL_ADDR_MAX];
 	char			 prefix[MDA_PREFIX_MAX];
 	char			 local[MAILDIR_COMPONENT_MAX + 1];
 	char			 domain[MAILDIR_COMPONENT_MAX + 1];
-	char			 name[MAILDIR_NAMESZ], why[MDA_REASON_MAX];
 	char			 msgid[QUEUE_MSGID_MAX], id[MAILDIR_ID_MAX + 1];
+	uint64_t		 evpid;
 	uint32_t		 idx;
 	int			 fd, n;
 
@@ -151,26 +222,26 @@ mda_deliver(struct imsg *imsg)
 		mda_reply(evpid, DELIVERY_PERMFAIL, "mda: invalid address");
 		return;
 	}
-	/* maildir_deliver turns CRLF into LF, the prefix included. */
+	/* maildir turns CRLF into LF, the prefix included. */
 	n = snprintf(prefix, sizeof(prefix),
 	    "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, rcpt);
 	if (n < 0 || (size_t)n >= sizeof(prefix))
 		fatalx("%s: prefix too long", __func__);
-	why[0] = '\0';
-	r = maildir_deliver_once(AT_FDCWD, domain, local, id, fd, prefix,
-	    (size_t)n, name, sizeof(name), why, sizeof(why));
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		fatal("%s: calloc", __func__);
+	job->evpid = evpid;
+	maildir_job_start(&job->mj, AT_FDCWD, domain, local, id, fd, prefix,
+	    (size_t)n, &ss);
 	close(fd);
-	if (r == MAILDIR_OK)
-		log_debug("delivery %016llx (%s): new/%s",
-		    (unsigned long long)evpid, id, name);
-	else if (r == MAILDIR_ALREADY)
-		log_info("delivery %016llx (%s): delivered before, not again",
-		    (unsigned long long)evpid, id);
-	else
-		log_debug("delivery %016llx (%s): failed: %s",
-		    (unsigned long long)evpid, id, why);
-	mda_reply(evpid, mda_status(r), mda_status(r) == DELIVERY_OK ? "" :
-	    why);
+	TAILQ_INSERT_TAIL(&batch, job, entry);
+	if (++nbatch >= MDA_BATCH_MAX) {
+		evtimer_del(batch_ev);
+		mda_batch_run(-1, 0, NULL);
+		return;
+	}
+	timerclear(&tv);
+	if (!evtimer_pending(batch_ev, NULL))
+		evtimer_add(batch_ev, &tv);
 }
 
 static void
@@ -199,12 +270,19 @@ mda_configure(const struct config *new, const struct config *old)
 	if (old != NULL)
 		return;
 	maildir_init(new->hostname);
-	if (was_root)
-		return;
-	if (proc_chroot_path(new, PROC_MDA, root, sizeof(root)) == -1)
-		fatalx("mail root path too long");
-	if (chdir(root) == -1)
-		fatal("chdir %s", root);
+	if (!was_root) {
+		if (proc_chroot_path(new, PROC_MDA, root, sizeof(root)) == -1)
+			fatalx("mail root path too long");
+		if (chdir(root) == -1)
+			fatal("chdir %s", root);
+	}
+	if ((rootfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("open the mail root");
+	if (syncset_init(&ss, new->queue.sync, rootfd) == -1)
+		fatal("syncset");
+	if ((batch_ev = evtimer_new(child_base(), mda_batch_run, NULL)) ==
+	    NULL)
+		fatalx("%s: evtimer_new", __func__);
 }
 
 static const struct child_ops mda_ops = {

@@ -23,9 +23,17 @@
  *	   .tmp files are durable before any envelope names them
  *	2. rename every .tmp to envelopes/<id>: the commit point
  *	   barrier: envelopes/ durable
- *	3. unlink the finished messages' files (no barrier: a file whose
- *	   envelope is gone is an orphan that recovery removes anyway)
+ *	3. unlink the files of the messages whose envelope unlink that
+ *	   barrier made durable
  *	4. answer every COMMIT, schedule the new messages
+ *
+ * A pass with nothing but finished messages has no barrier: removing an
+ * envelope needs none (after a crash that undoes it the recipients are
+ * handed to mda again, which knows them as delivered), only the removal
+ * of the message file must wait until the envelope's is durable, or
+ * recovery would find an envelope without its message.  Those files wait
+ * on the gone list for the next pass's second barrier, or for a pass of
+ * their own after QUEUE_GONE_WAIT seconds without one.
  *
  * While a pass runs (blocked in the barriers) further COMMITs queue up
  * in the socket and all go into the next pass, so the batch grows with
@@ -64,6 +72,7 @@
 
 #define QUEUE_MAX_RECEIVING	4096	/* between CREATE and COMMIT */
 #define QUEUE_SYNC_RETRY	5	/* seconds, after a failed update */
+#define QUEUE_GONE_WAIT		1	/* seconds a gone file waits at most */
 
 /* A message smtp is writing: from CREATE to COMMIT_RESULT or ABORT. */
 struct queue_incoming {
@@ -78,8 +87,15 @@ struct queue_incoming {
 	void				*done_arg;
 };
 
+/* A message file to remove once its envelope's removal is durable. */
+struct queue_gone {
+	TAILQ_ENTRY(queue_gone)		 entry;
+	char				 msgid[SPOOL_MSGID_SIZE];
+};
+
 RB_HEAD(queue_incomings, queue_incoming);
 TAILQ_HEAD(queue_commits, queue_incoming);
+TAILQ_HEAD(queue_gones, queue_gone);
 TAILQ_HEAD(queue_syncs, queue_msg);
 
 static int	queue_incoming_cmp(struct queue_incoming *,
@@ -92,7 +108,8 @@ static struct queue_commits	 commits = TAILQ_HEAD_INITIALIZER(commits);
 static struct queue_syncs	 syncs = TAILQ_HEAD_INITIALIZER(syncs);
 static struct queue_syncs	 sync_retry =
 				    TAILQ_HEAD_INITIALIZER(sync_retry);
-static struct event		*sync_ev, *sync_retry_ev;
+static struct queue_gones	 gone = TAILQ_HEAD_INITIALIZER(gone);
+static struct event		*sync_ev, *sync_retry_ev, *gone_ev;
 static struct syncset		 ss;		/* the pass's barriers */
 static int			 spoolfd = -1;	/* the spool's root */
 static int			 was_root;
@@ -465,6 +482,66 @@ queue_sync_retry(int fd, short ev, void *arg)
 	queue_sync_schedule();
 }
 
+/* The gone list. */
+
+static void
+queue_gone_add(const char *msgid)
+{
+	struct queue_gone	*g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		fatal("%s: calloc", __func__);
+	(void)strlcpy(g->msgid, msgid, sizeof(g->msgid));
+	TAILQ_INSERT_TAIL(&gone, g, entry);
+}
+
+/*
+ * Step 3, after a second barrier: every file on the list had its
+ * envelope unlinked before that barrier.  An orphan message is removed
+ * at start anyway: a failure here is not retried.
+ */
+static void
+queue_gone_remove(void)
+{
+	struct queue_gone	*g;
+
+	while ((g = TAILQ_FIRST(&gone)) != NULL) {
+		TAILQ_REMOVE(&gone, g, entry);
+		if (spool_unlink(SPOOL_MESSAGES, g->msgid, "") == -1)
+			log_warn("messages/%s", g->msgid);
+		free(g);
+	}
+	if (evtimer_pending(gone_ev, NULL))
+		evtimer_del(gone_ev);
+}
+
+/* A pass of its own for the gone list, when no other pass came. */
+static void
+queue_gone_run(int fd, short ev, void *arg)
+{
+	if (TAILQ_EMPTY(&gone))
+		return;
+	if (syncset_add_path(&ss, AT_FDCWD, SPOOL_ENVELOPES) == -1 ||
+	    syncset_flush(&ss) == -1) {
+		log_warn("sync envelopes/ (%s) for removals",
+		    syncset_mode_name(ss.mode));
+		return;		/* the next pass tries again */
+	}
+	queue_gone_remove();
+}
+
+static void
+queue_gone_schedule(void)
+{
+	struct timeval	 tv;
+
+	if (TAILQ_EMPTY(&gone) || evtimer_pending(gone_ev, NULL))
+		return;
+	timerclear(&tv);
+	tv.tv_sec = QUEUE_GONE_WAIT;
+	evtimer_add(gone_ev, &tv);
+}
+
 /* The state of one pass. */
 struct queue_pass {
 	struct queue_commits	 commits;
@@ -507,6 +584,7 @@ queue_pass_prepare(struct queue_pass *p)
 		} else if (unlinked) {
 			TAILQ_REMOVE(&p->updates, m, sync_entry);
 			TAILQ_INSERT_TAIL(&p->removed, m, sync_entry);
+			queue_gone_add(m->env.msgid);
 			p->nremoved++;
 		} else
 			p->nupdates++;
@@ -547,21 +625,9 @@ queue_pass_install(struct queue_pass *p)
 		    syncset_mode_name(ss.mode));
 		p->failed_dir = 1;
 		queue_pass_fail_commits(p);
-	}
-}
-
-/* Step 3: the messages whose envelope is gone for good. */
-static void
-queue_pass_remove(struct queue_pass *p)
-{
-	struct queue_msg	*m;
-
-	if (p->failed_dir)
 		return;
-	/* An orphan message is removed at start anyway: no retry. */
-	TAILQ_FOREACH(m, &p->removed, sync_entry)
-		if (spool_unlink(SPOOL_MESSAGES, m->env.msgid, "") == -1)
-			log_warn("messages/%s", m->env.msgid);
+	}
+	queue_gone_remove();
 }
 
 /*
@@ -585,10 +651,7 @@ queue_pass_finish(struct queue_pass *p)
 	}
 	while ((m = TAILQ_FIRST(&p->removed)) != NULL) {
 		TAILQ_REMOVE(&p->removed, m, sync_entry);
-		if (p->failed_dir)
-			queue_update_retry(m);
-		else
-			queue_msg_free(m);
+		queue_msg_free(m);
 	}
 	while ((in = TAILQ_FIRST(&p->commits)) != NULL) {
 		TAILQ_REMOVE(&p->commits, in, commit_entry);
@@ -620,10 +683,9 @@ queue_sync_run(int fd, short ev, void *arg)
 	if (TAILQ_EMPTY(&p.commits) && TAILQ_EMPTY(&p.updates))
 		return;
 	queue_pass_prepare(&p);
-	if (!p.failed_dir &&
-	    (p.ncommits > 0 || p.nupdates > 0 || p.nremoved > 0))
+	if (!p.failed_dir && (p.ncommits > 0 || p.nupdates > 0))
 		queue_pass_install(&p);
-	queue_pass_remove(&p);
+	queue_gone_schedule();
 	log_debug("sync pass: %d commits, %d updates, %d removals",
 	    p.ncommits, p.nupdates, p.nremoved);
 	queue_pass_finish(&p);
@@ -703,7 +765,8 @@ queue_configure(const struct config *new, const struct config *old)
 	log_debug("queue: sync %s", syncset_mode_name(new->queue.sync));
 	if ((sync_ev = evtimer_new(child_base(), queue_sync_run, NULL)) ==
 	    NULL || (sync_retry_ev = evtimer_new(child_base(),
-	    queue_sync_retry, NULL)) == NULL)
+	    queue_sync_retry, NULL)) == NULL || (gone_ev = evtimer_new(
+	    child_base(), queue_gone_run, NULL)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	queue_sched_init();
 	queue_dsn_init();
@@ -776,6 +839,7 @@ queue_shutdown(void)
 	TAILQ_FOREACH(in, &commits, commit_entry)
 		in->failed = 1;
 	queue_sync_run(-1, 0, NULL);
+	queue_gone_run(-1, 0, NULL);
 }
 
 static const struct child_ops queue_ops = {

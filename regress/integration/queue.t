@@ -144,7 +144,9 @@ try:
          "queue list is empty afterwards")
     t.ok(any(e.get("msgid") == qid for e in events(srv, "delivery.ok")),
          "delivery.ok names the message")
-    t.is_(os.listdir(os.path.join(Q, "messages")), [], "messages/ is empty")
+    # the file goes after a barrier made the envelope's removal durable
+    t.ok(wait_for(lambda: os.listdir(os.path.join(Q, "messages")) == [],
+                  timeout=5), "messages/ is emptied")
     t.is_(os.listdir(os.path.join(Q, "envelopes")), [], "envelopes/ empty")
 
     # a remote destination waits; show, JSON list, remove

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "syncset.h"
 #include "tap.h"
 
 #define PREFIX	"Return-Path: <a@b.example>\r\nDelivered-To: alice@example.org\r\n"
@@ -636,6 +637,20 @@ deliver_once(const char *local, const char *id, const char *body,
 	return r;
 }
 
+static enum maildir_result
+deliver_once_in(const char *domain, const char *local, const char *id,
+    char *name, char *why)
+{
+	enum maildir_result	 r;
+	int			 fd;
+
+	fd = message_fd("x\r\n", 3);
+	r = maildir_deliver_once(rootfd, domain, local, id, fd, PREFIX,
+	    sizeof(PREFIX) - 1, name, MAILDIR_NAMESZ, why, 256);
+	(void)close(fd);
+	return r;
+}
+
 /* Writes text into the file path below rootfd. */
 static void
 put_file(const char *path, const char *text)
@@ -893,6 +908,89 @@ test_once_args(void)
 	    "without an id: no marker directory");
 }
 
+/*
+ * The job API as mda uses it: several deliveries share their barriers
+ * (one syncfs each with SYNCSET_FILESYSTEM); a failed barrier leaves
+ * each job in a state the next attempt finishes without a duplicate.
+ */
+static void
+test_jobs(void)
+{
+	static const char	*ids[] = { "1111111111111111_0",
+	    "1111111111111111_1", "2222222222222222_0" };
+	struct maildir_job	 j[3];
+	struct syncset		 ss;
+	char			 name[MAILDIR_NAMESZ], why[256];
+	size_t			 i;
+	int			 fd;
+
+	if (syncset_init(&ss, SYNCSET_FILESYSTEM, rootfd) == -1)
+		die("syncset_init");
+	for (i = 0; i < 3; i++) {
+		fd = message_fd("x\r\n", 3);
+		maildir_job_start(&j[i], rootfd, "jobs.example",
+		    i < 2 ? "a" : "b", ids[i], fd, PREFIX,
+		    sizeof(PREFIX) - 1, &ss);
+		(void)close(fd);
+		is_int(j[i].step, MAILDIR_JOB_WRITTEN, "jobs: %zu written", i);
+	}
+	is_int(count_entries(rootfd, "jobs.example/a/new"), 0,
+	    "jobs: nothing in new/ before the first barrier");
+	ok(syncset_flush(&ss) == 0 && ss.flushes == 1,
+	    "jobs: one syncfs for three files and their tmp/");
+	for (i = 0; i < 3; i++)
+		maildir_job_publish(&j[i], &ss);
+	is_int(count_entries(rootfd, "jobs.example/a/new"), 2,
+	    "jobs: two linked into a's new/");
+	ok(syncset_flush(&ss) == 0 && ss.flushes == 2,
+	    "jobs: one syncfs for the markers and new/");
+	for (i = 0; i < 3; i++) {
+		maildir_job_finish(&j[i]);
+		ok(j[i].step == MAILDIR_JOB_DONE &&
+		    j[i].result == MAILDIR_OK && j[i].name[0] != '\0',
+		    "jobs: %zu delivered", i);
+	}
+	is_int(count_entries(rootfd, "jobs.example/a/tmp"), 0,
+	    "jobs: tmp/ empty afterwards");
+
+	/* The first barrier fails: the file goes, the next try delivers. */
+	fd = message_fd("y\r\n", 3);
+	maildir_job_start(&j[0], rootfd, "jobs.example", "c",
+	    "3333333333333333_0", fd, PREFIX, sizeof(PREFIX) - 1, &ss);
+	(void)close(fd);
+	syncset_discard(&ss);
+	maildir_job_fail(&j[0], "sync tmp/", EIO);
+	maildir_job_publish(&j[0], &ss);
+	maildir_job_finish(&j[0]);
+	ok(j[0].result == MAILDIR_TEMPFAIL && strstr(j[0].why, "sync tmp/")
+	    != NULL, "jobs: a failed first barrier is a temporary failure");
+	ok(count_entries(rootfd, "jobs.example/c/tmp") == 0 &&
+	    count_entries(rootfd, "jobs.example/c/new") == 0,
+	    "jobs: and leaves nothing behind");
+	is_int(deliver_once_in("jobs.example", "c", "3333333333333333_0",
+	    name, why), MAILDIR_OK, "jobs: the retry delivers");
+
+	/* The second barrier fails: the retry knows it is delivered. */
+	fd = message_fd("z\r\n", 3);
+	maildir_job_start(&j[0], rootfd, "jobs.example", "d",
+	    "4444444444444444_0", fd, PREFIX, sizeof(PREFIX) - 1, &ss);
+	(void)close(fd);
+	(void)syncset_flush(&ss);
+	maildir_job_publish(&j[0], &ss);
+	syncset_discard(&ss);
+	maildir_job_fail(&j[0], "sync new/", EIO);
+	maildir_job_finish(&j[0]);
+	is_int(j[0].result, MAILDIR_TEMPFAIL,
+	    "jobs: a failed second barrier is a temporary failure");
+	is_int(deliver_once_in("jobs.example", "d", "4444444444444444_0",
+	    name, why), MAILDIR_ALREADY, "jobs: the retry finds it delivered");
+	is_int(count_entries(rootfd, "jobs.example/d/new"), 1,
+	    "jobs: once in new/");
+	is_int(count_entries(rootfd, "jobs.example/d/tmp"), 0,
+	    "jobs: and tmp/ cleaned up");
+	syncset_free(&ss);
+}
+
 int
 main(void)
 {
@@ -922,6 +1020,7 @@ main(void)
 	test_once_states();
 	test_once_sweep();
 	test_once_args();
+	test_jobs();
 
 	(void)close(rootfd);
 	rm_rf(topdir);
