@@ -264,6 +264,7 @@ test_defaults(void)
 		k += c->queue.retry[i] == retry[i];
 	is_int(k, nitems(retry), "default retry intervals");
 	is_int(c->queue.expire, 5 * 86400, "default expire 5d");
+	is_int(c->queue.sync, SYNCSET_FILESYSTEM, "default sync filesystem");
 	is_str(c->control.socket, "/run/postern/control.sock",
 	    "default control.socket");
 	is_str(c->control.group, "postern-admin", "default control.group");
@@ -443,6 +444,8 @@ test_errors(void)
 	    2, 18, "out of range");
 	expect_error("expire as a list", "hostname: a\nqueue: {expire: [5d]}\n",
 	    2, 17, "expected a duration, got a list");
+	expect_error("sync unknown", "hostname: a\nqueue: {sync: fsync}\n",
+	    2, 15, "unknown value \"fsync\" (expected filesystem or files)");
 	expect_error("control group bad", "hostname: a\ncontrol: {group: "
 	    "\"-x\"}\n", 2, 18, "not a valid user or group name");
 	expect_error("unknown role key", "hostname: a\ncontrol: {roles: "
@@ -524,7 +527,8 @@ test_values(void)
 	    "port: 587}\n"
 	    "  - {name: imap6, service: imap, address: \"::1\", port: 143}\n"
 	    "log: {level: debug, syslog: local3}\n"
-	    "auth: {two_factor: required, password: {max_age: 0s}}\n";
+	    "auth: {two_factor: required, password: {max_age: 0s}}\n"
+	    "queue: {sync: files}\n";
 
 	c = parse(yaml, err, sizeof(err));
 	if (!ok(c != NULL, "lower-casing and hash methods parse")) {
@@ -547,6 +551,7 @@ test_values(void)
 	is_int(c->log.level, LOG_DEBUG, "log.level debug");
 	is_int(c->log.facility, LOG_LOCAL3, "log.syslog local3");
 	is_int(c->auth.two_factor, TWO_FACTOR_REQUIRED, "two_factor required");
+	is_int(c->queue.sync, SYNCSET_FILES, "queue.sync files");
 	config_free(c);
 }
 
