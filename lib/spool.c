@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "spool.h"
 #include "syncset.h"
 
@@ -28,7 +30,9 @@
 #define SPOOL_CREATE_TRIES	16
 #define SPOOL_SIZE_MAX		((uint64_t)1 << 53)
 #define SPOOL_ENC_MAX		(3 * SPOOL_ORCPT_MAX + 1)
-#define SPOOL_VERSION		2
+#define SPOOL_VERSION		3	/* written when sum is set */
+#define SPOOL_SUM_CHUNK		(64 * 1024)
+#define SPOOL_CLEAN		"clean"	/* left by a clean shutdown */
 #define SPOOL_NOTIFY_MAX	0xf
 
 /* A growable output buffer; the first failure sticks. */
@@ -231,6 +235,80 @@ spool_write_all(int fd, const char *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+spool_sum_valid(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= SPOOL_SUM_LEN || !((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == SPOOL_SUM_LEN;
+}
+
+/* SHA-256 of fd's bytes from offset 0 into ctx; *size counts them. */
+static int
+spool_sum_read(int fd, EVP_MD_CTX *ctx, unsigned char *buf,
+    uint64_t *size)
+{
+	ssize_t	 n;
+
+	for (*size = 0;; *size += (uint64_t)n) {
+		n = pread(fd, buf, SPOOL_SUM_CHUNK, (off_t)*size);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+			errno = EIO;
+			return -1;
+		}
+	}
+}
+
+int
+spool_sum_fd(int fd, uint64_t *size, char *sum, size_t sumsz)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	EVP_MD_CTX		*ctx = NULL;
+	unsigned char		*buf = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0, i;
+	int			 r = -1, saved;
+
+	if (sumsz < SPOOL_SUM_SIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((buf = malloc(SPOOL_SUM_CHUNK)) == NULL)
+		return -1;
+	errno = EIO;	/* for libcrypto's failures */
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    spool_sum_read(fd, ctx, buf, size) == -1)
+		goto done;
+	errno = EIO;
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen * 2 != SPOOL_SUM_LEN)
+		goto done;
+	for (i = 0; i < mdlen; i++) {
+		sum[2 * i] = hex[md[i] >> 4];
+		sum[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	sum[SPOOL_SUM_LEN] = '\0';
+	r = 0;
+done:
+	saved = errno;
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	errno = saved;
+	return r;
 }
 
 int
@@ -517,8 +595,11 @@ spool_envelope_encode(const struct spool_envelope *env, size_t *len)
 	}
 	memset(&b, 0, sizeof(b));
 	spool_buf_printf(&b, "postern-envelope %d\nmsgid %s\ncreated %lld\n"
-	    "size %llu\n", SPOOL_VERSION, env->msgid, (long long)env->created,
+	    "size %llu\n", env->sum[0] != '\0' ? SPOOL_VERSION : 2,
+	    env->msgid, (long long)env->created,
 	    (unsigned long long)env->size);
+	if (env->sum[0] != '\0')
+		spool_buf_printf(&b, "sum %s\n", env->sum);
 	spool_buf_field(&b, "sender ", env->sender);
 	spool_buf_field(&b, "\nclient ", env->client);
 	spool_buf_field(&b, "\nhelo ", env->helo);
@@ -615,6 +696,8 @@ spool_envelope_check(const struct spool_envelope *env, char *err,
 		return spool_fail(err, errsz, "created out of range");
 	if (env->size > SPOOL_SIZE_MAX)
 		return spool_fail(err, errsz, "size out of range");
+	if (env->sum[0] != '\0' && !spool_sum_valid(env->sum))
+		return spool_fail(err, errsz, "bad sum");
 	if (!spool_text_ok(env->sender, sizeof(env->sender)))
 		return spool_fail(err, errsz, "bad sender");
 	if (!spool_text_ok(env->client, sizeof(env->client)))
@@ -820,6 +903,21 @@ spool_add_rcpt(struct spool_envelope *env, size_t *cap,
 	return 0;
 }
 
+/* sum <64 lowercase hex digits> */
+static int
+spool_parse_sum(struct spool_parser *p, struct spool_envelope *env,
+    char *err, size_t errsz)
+{
+	if (spool_next_line(p, err, errsz) == -1)
+		return -1;
+	if (p->ntok != 2 || strcmp(p->tok[0], "sum") != 0 ||
+	    !spool_sum_valid(p->tok[1]))
+		return spool_fail(err, errsz, "line %zu: expected sum",
+		    p->lineno);
+	(void)strlcpy(env->sum, p->tok[1], sizeof(env->sum));
+	return 0;
+}
+
 /* dsn <type> <ret> <envid> */
 static int
 spool_parse_dsn(struct spool_parser *p, struct spool_envelope *env,
@@ -856,8 +954,10 @@ spool_parse_header(struct spool_parser *p, struct spool_envelope *env,
 	if (spool_next_line(p, err, errsz) == -1)
 		return -1;
 	if (p->ntok != 2 || strcmp(p->tok[0], "postern-envelope") != 0 ||
-	    (strcmp(p->tok[1], "1") != 0 && strcmp(p->tok[1], "2") != 0))
-		return spool_fail(err, errsz, "not a version 1 or 2 envelope");
+	    (strcmp(p->tok[1], "1") != 0 && strcmp(p->tok[1], "2") != 0 &&
+	    strcmp(p->tok[1], "3") != 0))
+		return spool_fail(err, errsz, "not a version 1, 2 or 3 "
+		    "envelope");
 	p->version = p->tok[1][0] - '0';
 	if (spool_parse_str(p, "msgid", env->msgid, sizeof(env->msgid), err,
 	    errsz) == -1)
@@ -869,6 +969,8 @@ spool_parse_header(struct spool_parser *p, struct spool_envelope *env,
 	if (spool_parse_num(p, "size", SPOOL_SIZE_MAX, &v, err, errsz) == -1)
 		return -1;
 	env->size = v;
+	if (p->version >= 3 && spool_parse_sum(p, env, err, errsz) == -1)
+		return -1;
 	if (spool_parse_str(p, "sender", env->sender, sizeof(env->sender),
 	    err, errsz) == -1 ||
 	    spool_parse_str(p, "client", env->client, sizeof(env->client),
@@ -1128,6 +1230,37 @@ spool_recover_bad(const char *name, const char *why, spool_corrupt_fn bad,
 		bad(name, why, arg);
 }
 
+/*
+ * After an unclean stop: does messages/<msgid> hold what env's size and
+ * sum say?  1 yes, 0 no (why in err), -1 an I/O error.
+ */
+static int
+spool_recover_verify(const struct spool_envelope *env, char *err,
+    size_t errsz, struct spool_recovery *rec)
+{
+	char		 sum[SPOOL_SUM_SIZE];
+	uint64_t	 size;
+	int		 fd, r, saved;
+
+	if (rec->clean || env->sum[0] == '\0')
+		return 1;
+	if ((fd = spool_open_message(env->msgid)) == -1)
+		return -1;
+	r = spool_sum_fd(fd, &size, sum, sizeof(sum));
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	if (r == -1)
+		return -1;
+	rec->verified++;
+	if (size != env->size || strcmp(sum, env->sum) != 0) {
+		(void)spool_fail(err, errsz, "message does not match its "
+		    "envelope's size and sum (a commit cut short by a crash)");
+		return 0;
+	}
+	return 1;
+}
+
 /* One envelope: handed to load, or quarantined; -1 on an I/O error. */
 static int
 spool_recover_one(const char *name, spool_load_fn load, spool_corrupt_fn bad,
@@ -1165,6 +1298,13 @@ spool_recover_one(const char *name, spool_load_fn load, spool_corrupt_fn bad,
 		    arg, rec);
 		return 0;
 	}
+	if ((r = spool_recover_verify(&env, err, sizeof(err), rec)) != 1) {
+		spool_envelope_free(&env);
+		if (r == -1)
+			return -1;
+		spool_recover_bad(name, err, bad, arg, rec);
+		return 0;
+	}
 	rec->loaded++;
 	load(&env, arg);
 	return 0;
@@ -1196,6 +1336,53 @@ fail:
 	return -1;
 }
 
+static int
+spool_fsync_root(void)
+{
+	int	 fd, r, saved;
+
+	if ((fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return r;
+}
+
+int
+spool_mark_clean(void)
+{
+	int	 fd, saved;
+
+	fd = open(SPOOL_CLEAN, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) == -1)
+		return -1;
+	return spool_fsync_root();
+}
+
+/*
+ * Was the last stop clean?  The answer holds for this start only: the
+ * file goes, durably, before any commit can follow.
+ */
+static int
+spool_take_clean(struct spool_recovery *rec)
+{
+	if (unlink(SPOOL_CLEAN) == -1)
+		return errno == ENOENT ? 0 : -1;
+	rec->clean = 1;
+	return spool_fsync_root();
+}
+
 int
 spool_recover(spool_load_fn load, spool_corrupt_fn bad, void *arg,
     struct spool_recovery *rec)
@@ -1204,6 +1391,8 @@ spool_recover(spool_load_fn load, spool_corrupt_fn bad, void *arg,
 	size_t			 i;
 
 	memset(rec, 0, sizeof(*rec));
+	if (spool_take_clean(rec) == -1)
+		return -1;
 	if (spool_clean(SPOOL_INCOMING, NULL, &rec->incoming) == -1 ||
 	    spool_clean(SPOOL_ENVELOPES, ".tmp", &rec->tmp) == -1)
 		return -1;

@@ -9,6 +9,7 @@
  *	envelopes/<msgid>	its envelope: the commit point
  *	envelopes/<msgid>.tmp	an envelope being written
  *	corrupt/		quarantined envelopes and their messages
+ *	clean			left by a clean shutdown (spool_mark_clean)
  *
  * A message is in the queue exactly when envelopes/<msgid> exists (and
  * parses).  Recovery (spool_recover) makes the rest agree with that:
@@ -20,10 +21,11 @@
  *
  * The envelope file is text, one record per line, in this order:
  *
- *	postern-envelope 2
+ *	postern-envelope 3
  *	msgid <msgid>
  *	created <epoch seconds>
  *	size <bytes of the message file>
+ *	sum <SHA-256 of the message file, 64 lowercase hex digits>
  *	sender <str>
  *	client <str>
  *	helo <str>
@@ -43,7 +45,17 @@
  * number: 0 when not given, else SPOOL_NOTIFY_* bits; orcpt a <str>,
  * ORCPT decoded ("rfc822;a@b.example"), empty when not given.  A
  * version 1 envelope (written before DSNs existed: no dsn record, seven
- * rcpt fields) is still read, as type message with no parameters.
+ * rcpt fields) is still read, as type message with no parameters; a
+ * version 2 one is version 3 without the sum record, and is written so
+ * when the envelope has no sum (it was committed before sums existed).
+ *
+ * The sum lets a commit have a single barrier: the message file, its
+ * rename into messages/ and its envelope become durable together, so a
+ * crash of the machine during that barrier can leave an envelope whose
+ * message is not all on disk.  Nobody was told 250 for it; recovery
+ * finds it by its sum and quarantines it.  Recovery checks the sums only
+ * after an unclean stop: a clean shutdown leaves the file "clean",
+ * which recovery removes (durably) before anything else happens.
  * Numbers are decimal without leading zeros.  A <str> is
  * written with every byte outside '!'..'~' and every '%' as %HH
  * (uppercase hex), and the empty string as "-" (so "-" itself is "%2D"):
@@ -77,6 +89,8 @@ struct syncset;
 #define SPOOL_REASON_MAX	256
 #define SPOOL_ENVID_MAX		101		/* RFC 3461 4.4: 100 */
 #define SPOOL_ORCPT_MAX		501		/* RFC 3461 4.2: 500 */
+#define SPOOL_SUM_LEN		64		/* SHA-256 in hex */
+#define SPOOL_SUM_SIZE		(SPOOL_SUM_LEN + 1)
 #define SPOOL_MAX_RCPTS		20000		/* 100 x 200 dests */
 #define SPOOL_ENVELOPE_MAX	(32 * 1024 * 1024) /* a file */
 #define SPOOL_TIME_MAX		((time_t)1 << 40)
@@ -130,6 +144,7 @@ struct spool_envelope {
 	char			 msgid[SPOOL_MSGID_SIZE];
 	time_t			 created;
 	uint64_t		 size;
+	char			 sum[SPOOL_SUM_SIZE];	/* or "" (version 2) */
 	char			 sender[SPOOL_ADDR_MAX]; /* "" for <> */
 	char			 client[SPOOL_CLIENT_MAX];
 	char			 helo[SPOOL_HELO_MAX];
@@ -147,6 +162,8 @@ struct spool_recovery {
 	size_t	 orphans;	/* messages without envelope removed */
 	size_t	 corrupt;	/* envelopes quarantined */
 	size_t	 loaded;	/* envelopes handed to the callback */
+	int	 clean;		/* the last stop was clean: no sums read */
+	size_t	 verified;	/* messages whose sum was checked */
 };
 
 /* Called by spool_recover for what it quarantines: name and why. */
@@ -179,6 +196,18 @@ int		 spool_open_sync(const char *dir, const char *msgid,
 int		 spool_move_incoming(const char *msgid);
 /* Opens messages/<msgid> read-only, for delivery. */
 int		 spool_open_message(const char *msgid);
+/*
+ * The SHA-256 of fd's bytes (read with pread from offset 0) as
+ * lowercase hex into sum (SPOOL_SUM_SIZE bytes), their count into size:
+ * 0 or -1 with errno.
+ */
+int		 spool_sum_fd(int, uint64_t *size, char *sum, size_t);
+int		 spool_sum_valid(const char *);
+/*
+ * Leaves "clean" (fsynced, with the spool's root) for the next start:
+ * call it last, when every commit is durable and no other will follow.
+ */
+int		 spool_mark_clean(void);
 /* write(2) until all of it is written: 0, or -1 with errno. */
 int		 spool_write_all(int, const char *, size_t);
 
@@ -224,8 +253,10 @@ const char	*spool_kind_name(uint32_t);
 
 /*
  * Recovery, at start-up: empties incoming/ and envelopes/ *.tmp, loads
- * every envelope (quarantining the bad ones), then removes the messages
- * no envelope refers to.  -1 only when a directory cannot be read.
+ * every envelope (quarantining the bad ones: after an unclean stop also
+ * those whose message does not match its size and sum), then removes the
+ * messages no envelope refers to.  -1 only when a directory cannot be
+ * read or the "clean" file cannot be removed durably.
  */
 int		 spool_recover(spool_load_fn, spool_corrupt_fn, void *arg,
 		    struct spool_recovery *);

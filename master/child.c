@@ -279,6 +279,8 @@ child_peer_closed(struct imsgev *iev, int error)
 		fatalx("malformed frame from %s", proc_name(peer));
 	/* A consequence, not a cause: the parent names the peer's death. */
 	log_warnx("lost the channel to %s", proc_name(peer));
+	if (ops->peer_lost != NULL)
+		ops->peer_lost(peer);
 	exit(PROC_EXIT_PEER_LOST);
 }
 

@@ -79,6 +79,11 @@ struct child_ops {
 	void		(*peer)(enum proc_role, struct imsgev *, struct imsg *);
 	/* clean shutdown (SIGTERM or the parent's request) */
 	void		(*shutdown)(void);
+	/*
+	 * A peer's channel closed (at a stop, the peers' SIGTERMs race):
+	 * last words before the exit, without that peer.
+	 */
+	void		(*peer_lost)(enum proc_role);
 };
 
 __attribute__((__noreturn__))

@@ -12,20 +12,28 @@
  * The sync pass.  Making things durable is what costs, and it can be
  * shared: COMMITs (and envelope updates after deliveries) are only
  * collected when they arrive, and a zero-timeout timer runs one pass
- * for all that was collected.  A pass has two barriers, each a
- * syncset flush (lib/syncset.h: one syncfs(2) of the spool's file
- * system, or an fsync of each file and directory, as queue.sync says):
+ * for all that was collected.  A barrier is a syncset flush
+ * (lib/syncset.h: one syncfs(2) of the spool's file system, or an fsync
+ * of each file and directory, as queue.sync says):
  *
- *	1. each message: rename incoming/<id> to messages/<id>, write
- *	   envelopes/<id>.tmp; each updated envelope: write its .tmp;
- *	   each finished message: unlink envelopes/<id>
- *	   barrier: the message files, their names in messages/ and the
- *	   .tmp files are durable before any envelope names them
- *	2. rename every .tmp to envelopes/<id>: the commit point
- *	   barrier: envelopes/ durable
+ *	1. each message: read it for its size and SHA-256 (the envelope's
+ *	   sum), rename incoming/<id> to messages/<id>, write
+ *	   envelopes/<id>.tmp and rename it to envelopes/<id>; each
+ *	   updated envelope: write its .tmp; each finished message:
+ *	   unlink envelopes/<id>
+ *	   barrier, only when there are updates: a rewritten envelope
+ *	   replaces the old one only once the new one is durable
+ *	2. rename every update's .tmp over envelopes/<id>
+ *	   barrier: everything above is durable
  *	3. unlink the files of the messages whose envelope unlink that
  *	   barrier made durable
  *	4. answer every COMMIT, schedule the new messages
+ *
+ * A commit needs one barrier, not two, because the envelope carries
+ * the message's sum: if the machine stops while the barrier runs, an
+ * envelope may survive with a message that did not, and recovery
+ * (spool_recover, after an unclean stop) finds the mismatch and
+ * quarantines the message, which nobody was told 250 for.
  *
  * A pass with nothing but finished messages has no barrier: removing an
  * envelope needs none (after a crash that undoes it the recipients are
@@ -37,8 +45,8 @@
  *
  * While a pass runs (blocked in the barriers) further COMMITs queue up
  * in the socket and all go into the next pass, so the batch grows with
- * the load: N concurrent commits cost two syncfs calls (or 2N file and
- * two directory fsyncs) instead of 2N + 2N.
+ * the load: N concurrent commits cost one syncfs call (or 2N file and
+ * two directory fsyncs).
  *
  * Failure: a commit that fails at any step is undone (envelope first,
  * then message) and answered ok=0, so smtp says 451.  If an envelope
@@ -377,7 +385,7 @@ queue_abort(struct imsg *imsg)
 
 /* The sync pass. */
 
-/* Step 1 for a commit: message moved, envelope written, both in ss. */
+/* Step 1 for a commit: summed, moved, its envelope in place; all in ss. */
 static void
 queue_commit_prepare(struct queue_incoming *in)
 {
@@ -386,19 +394,26 @@ queue_commit_prepare(struct queue_incoming *in)
 
 	if (in->failed)
 		return;
-	if ((fd = spool_open_sync(SPOOL_INCOMING, id, &in->env.size)) == -1 ||
-	    syncset_add(&ss, fd) == -1) {
+	if ((fd = spool_open_sync(SPOOL_INCOMING, id, &in->env.size)) == -1) {
 		log_warn("commit %s: open incoming/%s", id, id);
 		in->failed = 1;
 		return;
 	}
-	if (spool_move_incoming(id) == -1) {
+	if (spool_sum_fd(fd, &in->env.size, in->env.sum,
+	    sizeof(in->env.sum)) == -1) {
+		log_warn("commit %s: read incoming/%s", id, id);
+		(void)close(fd);
+		in->failed = 1;
+		return;
+	}
+	if (syncset_add(&ss, fd) == -1 || spool_move_incoming(id) == -1) {
 		log_warn("commit %s: rename into messages/", id);
 		in->failed = 1;
 		return;
 	}
-	if (spool_envelope_write_tmp(&in->env, &ss) == -1) {
-		log_warn("commit %s: write envelopes/%s.tmp", id, id);
+	if (spool_envelope_write_tmp(&in->env, &ss) == -1 ||
+	    spool_envelope_install(id) == -1) {
+		log_warn("commit %s: write envelopes/%s", id, id);
 		in->failed = 1;
 	}
 }
@@ -589,9 +604,7 @@ queue_pass_prepare(struct queue_pass *p)
 		} else
 			p->nupdates++;
 	}
-	if (p->ncommits > 0)
-		(void)syncset_add_path(&ss, AT_FDCWD, SPOOL_MESSAGES);
-	if (syncset_flush(&ss) == -1) {
+	if (p->nupdates > 0 && syncset_flush(&ss) == -1) {
 		log_warn("sync pass, first barrier (%s): %d commits fail",
 		    syncset_mode_name(ss.mode), p->ncommits);
 		queue_pass_fail_commits(p);
@@ -599,26 +612,19 @@ queue_pass_prepare(struct queue_pass *p)
 	}
 }
 
-/* Step 2: envelopes renamed into place, envelopes/ durable. */
+/* Step 2: updates renamed into place; the second barrier. */
 static void
 queue_pass_install(struct queue_pass *p)
 {
-	struct queue_incoming	*in;
 	struct queue_msg	*m;
 
-	TAILQ_FOREACH(in, &p->commits, commit_entry) {
-		if (in->failed)
-			continue;
-		if (spool_envelope_install(in->env.msgid) == -1) {
-			log_warn("commit %s: rename envelope", in->env.msgid);
-			in->failed = 1;
-		}
-	}
 	TAILQ_FOREACH(m, &p->updates, sync_entry)
 		if (spool_envelope_install(m->env.msgid) == -1) {
 			log_warn("update %s: rename envelope", m->env.msgid);
 			p->failed_dir = 1;
 		}
+	if (p->ncommits > 0)
+		(void)syncset_add_path(&ss, AT_FDCWD, SPOOL_MESSAGES);
 	if (syncset_add_path(&ss, AT_FDCWD, SPOOL_ENVELOPES) == -1 ||
 	    syncset_flush(&ss) == -1) {
 		log_warn("sync pass, second barrier (%s)",
@@ -719,15 +725,18 @@ queue_recover(void)
 
 	if (spool_recover(queue_recovered, queue_corrupt, NULL, &rec) == -1)
 		fatal("queue recovery");
-	log_info("queue recovered: %zu messages, %zu unfinished receptions "
-	    "and %zu orphans removed, %zu corrupt", rec.loaded, rec.incoming,
-	    rec.orphans, rec.corrupt);
+	log_info("queue recovered after a%s stop: %zu messages (%zu sums "
+	    "checked), %zu unfinished receptions and %zu orphans removed, "
+	    "%zu corrupt", rec.clean ? " clean" : "n unclean", rec.loaded,
+	    rec.verified, rec.incoming, rec.orphans, rec.corrupt);
 	log_event_begin(&ev, "queue.recover");
 	log_event_add(&ev, "messages", "%zu", rec.loaded);
 	log_event_add(&ev, "incoming_removed", "%zu", rec.incoming);
 	log_event_add(&ev, "tmp_removed", "%zu", rec.tmp);
 	log_event_add(&ev, "orphans_removed", "%zu", rec.orphans);
 	log_event_add(&ev, "corrupt", "%zu", rec.corrupt);
+	log_event_add(&ev, "clean", "%s", rec.clean ? "yes" : "no");
+	log_event_add(&ev, "verified", "%zu", rec.verified);
 	log_event_end(&ev);
 }
 
@@ -840,6 +849,19 @@ queue_shutdown(void)
 		in->failed = 1;
 	queue_sync_run(-1, 0, NULL);
 	queue_gone_run(-1, 0, NULL);
+	if (TAILQ_EMPTY(&syncs) && TAILQ_EMPTY(&sync_retry) &&
+	    TAILQ_EMPTY(&gone) && spool_mark_clean() == -1)
+		log_warn("spool: mark the stop clean");
+}
+
+/*
+ * At a stop the peers' SIGTERMs race: mda may be gone before our own
+ * SIGTERM is read.  The spool does not need any peer to be left clean.
+ */
+static void
+queue_peer_lost(enum proc_role peer)
+{
+	queue_shutdown();
 }
 
 static const struct child_ops queue_ops = {
@@ -848,6 +870,7 @@ static const struct child_ops queue_ops = {
 	.start = queue_start,
 	.peer = queue_peer,
 	.shutdown = queue_shutdown,
+	.peer_lost = queue_peer_lost,
 };
 
 void

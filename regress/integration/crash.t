@@ -21,6 +21,7 @@
 # kill -9 leaves the page cache intact, so this tests what the processes
 # do at every step, not the fsync ordering against a power cut.
 
+import hashlib
 import os
 import pwd
 import sys
@@ -85,6 +86,34 @@ def seed_queue(msgid):
         with open(p, "w") as f:
             f.write(text)
         os.chown(p, uid, gid)
+
+
+TORN = "6666666666666666"
+
+
+def seed_torn():
+    """A commit cut short by a power loss: its version 3 envelope names
+    the sum of the whole message, the file holds something else of the
+    same size.  Nobody got a 250 for it; it must never be delivered."""
+    q = os.path.join(srv.state, "queue")
+    uid, gid = pwd.getpwnam("postern-queue")[2:4]
+    body = "Subject: seed %s\r\n\r\nbody of %s\r\n" % (TORN, TORN)
+    torn = body[:20] + "\0" * (len(body) - 20)
+    env = ("postern-envelope 3\nmsgid %s\ncreated %d\nsize %d\nsum %s\n"
+           "sender seed@remote.test\nclient 192.0.2.1\nhelo x\n"
+           "dsn message - -\n"
+           "rcpt local pending 0 0 %s %s - 0 -\nend\n" %
+           (TORN, int(time.time()), len(body),
+            hashlib.sha256(body.encode()).hexdigest(), SEED_BOX, SEED_BOX))
+    for sub, text in (("messages", torn), ("envelopes", env)):
+        p = os.path.join(q, sub, TORN)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chown(p, uid, gid)
+
+
+def recover_events():
+    return [e for e in srv.read_events() if e.get("event") == "queue.recover"]
 
 
 def seed_mailbox():
@@ -210,8 +239,18 @@ run.n = 0
 with_250, without_250 = {}, {}
 try:
     seed_mailbox()
+    seed_torn()
     srv.start()
     t.ok(mailload.wait_drained(srv, 30), "seeded: the queue drains")
+    rec = recover_events()
+    t.ok(len(rec) == 1 and rec[0].get("clean") == "no" and
+         str(rec[0].get("verified")) == "1",
+         "first start: unclean, the one version 3 envelope's sum checked")
+    t.ok(os.path.exists(os.path.join(srv.state, "queue", "corrupt",
+                                     TORN + ".message")),
+         "a torn commit is quarantined")
+    t.ok(not any(TORN in c for f in seeded_files().values()
+                 for _, c in f), "and never delivered")
     files = seeded_files()
     t.is_(files["1111111111111111"],
           [("cur", "Subject: seed 1111111111111111\n\nmoved copy\n")],
@@ -244,6 +283,16 @@ try:
     t.diag("%d messages got a 250, %d were cut off; mda recognised %d "
            "redeliveries after the restarts" %
            (len(with_250), len(without_250), recognised() - 3))
+    srv.stop()
+    srv.start()
+    rec = recover_events()
+    t.is_([e.get("clean") for e in rec], ["no"] * 5 + ["yes"],
+          "each start after a kill -9 was unclean, the one after a "
+          "clean stop clean")
+    t.ok(sum(int(e.get("verified", 0)) for e in rec[1:5]) > 0,
+         "after the kills the sums were checked")
+    t.is_(str(rec[-1].get("verified")), "0",
+          "after a clean stop no sum is read")
     t.diag("%.0f s in all" % (time.time() - began))
 finally:
     srv.cleanup()

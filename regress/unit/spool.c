@@ -83,7 +83,7 @@ same_envelope(const struct spool_envelope *a, const struct spool_envelope *b)
 	    strcmp(a->client, b->client) != 0 ||
 	    strcmp(a->helo, b->helo) != 0 || a->nrcpts != b->nrcpts ||
 	    a->is_report != b->is_report || a->ret != b->ret ||
-	    strcmp(a->envid, b->envid) != 0)
+	    strcmp(a->envid, b->envid) != 0 || strcmp(a->sum, b->sum) != 0)
 		return 0;
 	for (i = 0; i < a->nrcpts; i++) {
 		const struct spool_rcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
@@ -179,6 +179,10 @@ parses(const char *text, const char *name)
 #define HDR2	"postern-envelope 2\nmsgid 0123456789abcdef\n" \
 		"created 1700000000\nsize 10\nsender a@b.example\n" \
 		"client 192.0.2.1\nhelo x\n"
+#define HDR3	"postern-envelope 3\nmsgid 0123456789abcdef\n" \
+		"created 1700000000\nsize 3\n"
+#define SUM_ABC	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SUM_NONE "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define RCPT2	"rcpt local bounce 0 0 alice@example.org " \
 		"alice@example.org - 0 -\n"
 
@@ -198,6 +202,11 @@ test_parse_bad(void)
 		{ HDR2 "dsn message - -\n" RCPT "end\n",
 		    "version 2 with a version 1 rcpt" },
 		{ HDR2 RCPT2 "end\n", "version 2 without dsn" },
+		{ HDR3 "sender a@b.example\n", "version 3 without sum" },
+		{ HDR3 "sum " SUM_ABC "0\n", "a sum of 65 digits" },
+		{ HDR3 "sum BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB"
+		    "410FF61F20015AD\n", "a sum in upper case" },
+		{ HDR3 "sum " SUM_ABC " x\n", "a sum with a second field" },
 		{ HDR2 "dsn message - -\n" "dsn message - -\n" RCPT2 "end\n",
 		    "two dsn records" },
 		{ HDR2 "dsn bounce - -\n" RCPT2 "end\n", "a bad dsn type" },
@@ -326,8 +335,22 @@ test_roundtrip(void)
 	ok(all, "no truncation of it parses (%zu tried)", len);
 	ok(strncmp(buf, "postern-envelope 2\n", 19) == 0 &&
 	    strstr(buf, "\ndsn message full QQ314159%20%25x\n") != NULL,
-	    "encode writes version 2 with the dsn record");
+	    "without a sum, encode writes version 2 with the dsn record");
 	free(buf);
+	(void)strlcpy(env.sum, SUM_ABC, sizeof(env.sum));
+	buf = spool_envelope_encode(&env, &len);
+	ok(buf != NULL && strncmp(buf, "postern-envelope 3\n", 19) == 0 &&
+	    strstr(buf, "\nsize 1234\nsum " SUM_ABC "\nsender ") != NULL,
+	    "with a sum, version 3 with the sum after the size");
+	ok(buf != NULL && spool_envelope_parse(buf, len, NULL, &back, err,
+	    sizeof(err)) == 0 && same_envelope(&env, &back),
+	    "and it round-trips");
+	spool_envelope_free(&back);
+	free(buf);
+	(void)strlcpy(env.sum, "BA7816", sizeof(env.sum));
+	ok(spool_envelope_encode(&env, &len) == NULL && errno == EINVAL,
+	    "a bad sum is not encoded");
+	env.sum[0] = '\0';
 	/* The longest fields, every byte escaped, still make one line. */
 	memset(env.rcpts[2].dest, 0xff, sizeof(env.rcpts[2].dest) - 1);
 	memcpy(env.rcpts[2].dest, "a@", 2);
@@ -479,21 +502,29 @@ on_bad(const char *name, const char *why, void *arg)
 	l->bad++;
 }
 
+/* Writes env as envelopes/<msgid> the way the queue does, then frees it. */
+static void
+install_envelope(struct spool_envelope *env)
+{
+	struct syncset	 ss;
+
+	if (syncset_init(&ss, SYNCSET_FILES, -1) == -1 ||
+	    spool_envelope_write_tmp(env, &ss) == -1 ||
+	    syncset_flush(&ss) == -1 ||
+	    spool_envelope_install(env->msgid) == -1)
+		die("install_envelope");
+	syncset_free(&ss);
+	spool_envelope_free(env);
+}
+
 static void
 put_envelope(const char *msgid, int with_message)
 {
 	struct spool_envelope	 env;
-	struct syncset		 ss;
 	char			 path[64];
 
 	sample(&env, msgid);
-	if (syncset_init(&ss, SYNCSET_FILES, -1) == -1 ||
-	    spool_envelope_write_tmp(&env, &ss) == -1 ||
-	    syncset_flush(&ss) == -1 ||
-	    spool_envelope_install(msgid) == -1)
-		die("put_envelope");
-	syncset_free(&ss);
-	spool_envelope_free(&env);
+	install_envelope(&env);
 	if (with_message) {
 		(void)snprintf(path, sizeof(path), "messages/%s", msgid);
 		touch(path, "Subject: x\r\n\r\nbody\r\n");
@@ -553,6 +584,90 @@ test_recover(void)
 	    "a clean spool");
 }
 
+static void
+test_sum(void)
+{
+	char		 sum[SPOOL_SUM_SIZE];
+	uint64_t	 size = 99;
+	int		 fd;
+
+	touch("abc", "abc");
+	if ((fd = open("abc", O_RDONLY)) == -1)
+		die("abc");
+	ok(spool_sum_fd(fd, &size, sum, sizeof(sum)) == 0 &&
+	    strcmp(sum, SUM_ABC) == 0 && size == 3, "sum of \"abc\" (FIPS "
+	    "180-2's vector)");
+	ok(spool_sum_fd(fd, &size, sum, sizeof(sum)) == 0 &&
+	    strcmp(sum, SUM_ABC) == 0, "again: it reads from offset 0");
+	ok(spool_sum_fd(fd, &size, sum, SPOOL_SUM_LEN) == -1 &&
+	    errno == EINVAL, "a short buffer is refused");
+	close(fd);
+	touch("abc", "");
+	if ((fd = open("abc", O_RDONLY)) == -1)
+		die("abc");
+	ok(spool_sum_fd(fd, &size, sum, sizeof(sum)) == 0 &&
+	    strcmp(sum, SUM_NONE) == 0 && size == 0, "sum of nothing");
+	close(fd);
+	ok(spool_sum_fd(fd, &size, sum, sizeof(sum)) == -1 && errno == EBADF,
+	    "a closed fd fails");
+	unlink("abc");
+	ok(spool_sum_valid(SUM_ABC) && !spool_sum_valid("") &&
+	    !spool_sum_valid(SUM_ABC "0") && !spool_sum_valid("ba78"),
+	    "sum_valid");
+}
+
+/* An envelope with the sum of what, over a message holding body. */
+static void
+put_summed(const char *msgid, const char *what, const char *body)
+{
+	struct spool_envelope	 env;
+	char			 path[64];
+	int			 fd;
+
+	touch("summed", what);
+	if ((fd = open("summed", O_RDONLY)) == -1)
+		die("summed");
+	sample(&env, msgid);
+	if (spool_sum_fd(fd, &env.size, env.sum, sizeof(env.sum)) == -1)
+		die("sum");
+	close(fd);
+	unlink("summed");
+	install_envelope(&env);
+	(void)snprintf(path, sizeof(path), "messages/%s", msgid);
+	touch(path, body);
+}
+
+/* A commit cut short by a crash is found after an unclean stop only. */
+static void
+test_recover_sums(void)
+{
+	struct spool_recovery	 rec;
+	struct loaded		 l;
+
+	put_summed("1111111111111111", "whole", "whole");
+	put_summed("2222222222222222", "whole", "whol");	/* short */
+	put_summed("3333333333333333", "whole", "wh\x7fle");	/* torn */
+	memset(&l, 0, sizeof(l));
+	ok(spool_recover(on_load, on_bad, &l, &rec) == 0, "unclean: recover");
+	ok(!rec.clean && rec.verified == 3, "unclean: every sum checked "
+	    "(the two envelopes from before have none)");
+	ok(exists("envelopes/1111111111111111"), "unclean: the whole one "
+	    "stays");
+	ok(exists("corrupt/2222222222222222.message") &&
+	    exists("corrupt/3333333333333333.message"), "unclean: a short "
+	    "and a torn one are quarantined");
+
+	put_summed("4444444444444444", "whole", "torn!");
+	ok(spool_mark_clean() == 0 && exists("clean"), "mark_clean");
+	memset(&l, 0, sizeof(l));
+	ok(spool_recover(on_load, on_bad, &l, &rec) == 0 && rec.clean &&
+	    rec.verified == 0 && rec.corrupt == 0, "clean: no sum is read");
+	ok(!exists("clean"), "clean: the file is taken");
+	memset(&l, 0, sizeof(l));
+	ok(spool_recover(on_load, on_bad, &l, &rec) == 0 && !rec.clean &&
+	    rec.corrupt == 1, "the next start is unclean again and checks");
+}
+
 static int
 rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -570,6 +685,8 @@ main(void)
 		die(topdir);
 	test_commit_files();
 	test_recover();
+	test_sum();
+	test_recover_sums();
 	if (chdir("/") == -1 || nftw(topdir, rm, 16, FTW_DEPTH | FTW_PHYS) ==
 	    -1)
 		die("cleanup");
