@@ -291,7 +291,7 @@ smtp_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 			break;
 		imsg_reader_init(&r, imsg, "IMSG_QUEUE_CREATE_RESULT");
 		id = imsg_read_u64(&r);
-		if ((s = smtp_session_find(id)) == NULL || !s->waiting) {
+		if ((s = smtp_session_find(id)) == NULL || !s->precreating) {
 			if ((fd = imsg_get_fd(imsg)) != -1)
 				close(fd);
 			fatalx("queue answered for session %016llx that does "

@@ -109,6 +109,9 @@ struct smtp_session {
 	int			 esmtp;
 	int			 tls;		/* TLS is up */
 	int			 waiting;	/* for auth or queue */
+	int			 precreating;	/* a CREATE is on its way */
+	int			 file_wait;	/* DATA waits for its answer */
+	int			 committing;	/* COMMIT sent, no answer yet */
 	int			 errors;
 	int			 greeting_pending;
 	struct event		*greeting_ev;

@@ -137,7 +137,8 @@ smtp_message_reset(struct smtp_session *s)
 		close(s->msgfd);
 		s->msgfd = -1;
 	}
-	if (s->msgid[0] != '\0' && !s->waiting) {
+	/* Committing, the file is the queue's: no ABORT. */
+	if (s->msgid[0] != '\0' && !s->committing) {
 		smtp_queue_abort(s->msgid);
 		s->msgid[0] = '\0';
 	}
@@ -447,6 +448,7 @@ smtp_commit(struct smtp_session *s)
 	smtp_send_queue(IMSG_QUEUE_COMMIT, -1, ib.data, ib.len);
 	ibuf_free(&ib);
 	s->waiting = 1;
+	s->committing = 1;
 }
 
 void

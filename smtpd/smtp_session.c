@@ -9,6 +9,14 @@
  * of data need the queue) sets `waiting`, and the buffered pipelined
  * commands behind it wait until the answer has been given, so replies
  * always come in command order.
+ *
+ * The queue file is asked for ahead of DATA: an accepted MAIL sends
+ * CREATE without waiting (`precreating`), so that by DATA, after the
+ * recipients' round trips to auth, the file is usually there and 354
+ * needs no round trip to the queue.  The session holds at most one such
+ * file; it goes back to the queue (ABORT) when the transaction or the
+ * session ends without using it.
+ * A session with an answer on its way, waited for or not, outlives it.
  */
 
 #include <sys/types.h>
@@ -44,6 +52,8 @@ static void	smtp_cmd_quit(struct smtp_session *, char *);
 static void	smtp_cmd_help(struct smtp_session *, char *);
 static void	smtp_cmd_vrfy(struct smtp_session *, char *);
 static void	smtp_cmd_starttls(struct smtp_session *, char *);
+static void	smtp_queue_precreate(struct smtp_session *);
+static void	smtp_data_open(struct smtp_session *);
 
 static uint64_t	 smtp_next_id;
 
@@ -155,7 +165,7 @@ smtp_io_error(struct netio *io, void *arg, enum netio_error e,
 			log_debug("smtp: timeout reply: %s", strerror(errno));
 		smtp_reject_event(s, "timeout", NULL);
 	}
-	if (s->waiting) {
+	if (s->waiting || s->precreating) {
 		/* An answer from auth or the queue is on its way: the
 		 * session must outlive it. */
 		s->state = SMTP_S_QUIT;
@@ -171,7 +181,7 @@ smtp_io_drained(struct netio *io, void *arg)
 {
 	struct smtp_session	*s = arg;
 
-	if (s->state == SMTP_S_QUIT && !s->waiting)
+	if (s->state == SMTP_S_QUIT && !s->waiting && !s->precreating)
 		smtp_close(s, "quit");
 }
 
@@ -444,7 +454,7 @@ smtp_process(struct smtp_session *s)
 		if (!smtp_next_command(s))
 			break;
 	}
-	if (s->state == SMTP_S_QUIT && !s->waiting &&
+	if (s->state == SMTP_S_QUIT && !s->waiting && !s->precreating &&
 	    (netio_pending(s->io) == 0 || s->io->eof || s->io->error)) {
 		smtp_close(s, "quit");
 		return;
@@ -671,6 +681,7 @@ smtp_mail_accept(struct smtp_session *s)
 		log_event_add(&ev, "user", "%s", s->account);
 	log_event_end(&ev);
 	smtp_reply(s, "250 2.1.0 Sender ok");
+	smtp_queue_precreate(s);
 }
 
 static void
@@ -833,12 +844,28 @@ smtp_ready_for_data(struct smtp_session *s)
 	return 1;
 }
 
+/* The file for the coming message, unless one is held or on its way. */
 static void
-smtp_queue_create(struct smtp_session *s)
+smtp_queue_precreate(struct smtp_session *s)
 {
 	uint64_t	 id = s->id;
 
+	if (s->msgfd != -1 || s->precreating)
+		return;
 	smtp_send_queue(IMSG_QUEUE_CREATE, -1, &id, sizeof(id));
+	s->precreating = 1;
+}
+
+/* DATA or BDAT: go on with the held file, or wait for it. */
+static void
+smtp_queue_create(struct smtp_session *s)
+{
+	if (s->msgfd != -1) {
+		smtp_data_open(s);
+		return;
+	}
+	smtp_queue_precreate(s);
+	s->file_wait = 1;
 	s->waiting = 1;
 }
 
@@ -908,19 +935,26 @@ smtp_session_create_result(struct smtp_session *s, struct imsg *imsg,
 	fd = imsg_get_fd(imsg);
 	if (ok && fd == -1)
 		fatalx("queue created a message without an fd");
-	s->waiting = 0;
-	if (s->state == SMTP_S_QUIT) {
-		if (fd != -1) {
-			close(fd);
-			smtp_queue_abort(s->msgid);
-			s->msgid[0] = '\0';
-		}
-		smtp_process(s);
-		return;
-	}
 	if (!ok) {
 		if (fd != -1)
 			close(fd);
+		s->msgid[0] = '\0';
+	} else
+		s->msgfd = fd;
+	s->precreating = 0;
+	if (s->state == SMTP_S_QUIT) {
+		if (s->file_wait)
+			s->waiting = 0;
+		s->file_wait = 0;
+		smtp_message_reset(s);	/* the file goes back to the queue */
+		smtp_process(s);
+		return;
+	}
+	if (!s->file_wait)
+		return;		/* held for the DATA to come */
+	s->file_wait = 0;
+	if (!ok) {
+		s->waiting = 0;
 		smtp_reply(s, "451 4.3.0 Queue temporarily unavailable");
 		s->state = SMTP_S_RCPT;
 		if (s->bdat_last != -1)
@@ -928,7 +962,14 @@ smtp_session_create_result(struct smtp_session *s, struct imsg *imsg,
 		smtp_process(s);
 		return;
 	}
-	s->msgfd = fd;
+	smtp_data_open(s);
+}
+
+/* DATA or BDAT with the queue file in hand. */
+static void
+smtp_data_open(struct smtp_session *s)
+{
+	s->waiting = 0;
 	smtp_data_begin(s);
 	if (s->bdat_last == -1) {
 		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -948,6 +989,7 @@ smtp_session_commit_result(struct smtp_session *s, struct imsg_reader *r)
 	ok = imsg_read_u32(r);
 	imsg_reader_end(r);
 	s->waiting = 0;
+	s->committing = 0;
 	if (ok) {
 		log_event_begin(&ev, "queue.commit");
 		log_event_add(&ev, "session", "%016llx",

@@ -155,6 +155,8 @@ try:
     t.ok(wait_for(lambda: "carol@elsewhere.test:remote-waiting" in
               srv.ctl("queue", "list").stdout),
          "the remote target is listed as remote-waiting")
+    wait_for(lambda: "state:    done" in
+             srv.ctl("queue", "show", qid or "x").stdout)
     out = srv.ctl("queue", "show", qid or "x").stdout
     t.like(out, "state:    done", "queue show: the local target is done")
     t.like(out, "sender:     <sender@remote.test>", "queue show: sender")

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import TAP, Server, IS_ROOT, hash_password
-from smtpclient import Raw, maildir_files, wait_maildir, read
+from smtpclient import Raw, maildir_files, wait_maildir, wait_for, read
 
 t = TAP()
 if not IS_ROOT:
@@ -320,6 +320,37 @@ try:
     for name in ("smtp.connect", "smtp.tls", "smtp.mail", "smtp.rcpt",
                  "smtp.reject", "queue.commit", "delivery.ok"):
         t.ok(name in ev, "event %s logged" % name)
+    # MAIL asks the queue for the message's file ahead of DATA; a file
+    # no DATA used goes back, whether the transaction is reset, the
+    # session quits or the client just drops the connection.
+    incoming = os.path.join(STATE, "queue", "incoming")
+    t.ok(wait_for(lambda: os.listdir(incoming) == []), "incoming/ empty")
+    c = session()
+    t.is_(c.cmd("MAIL FROM:<a@remote.test>")[0], 250, "held file: MAIL")
+    t.ok(wait_for(lambda: len(os.listdir(incoming)) == 1),
+         "held file: MAIL makes one file in incoming/")
+    t.is_(c.cmd("RSET")[0], 250, "held file: RSET")
+    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+         "held file: RSET gives it back")
+    c.cmd("MAIL FROM:<a@remote.test>")
+    c.cmd("QUIT")
+    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+         "held file: QUIT gives it back")
+    c = session()
+    c.send("MAIL FROM:<a@remote.test>\r\n")
+    c.close()
+    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+         "held file: a dropped connection gives it back")
+    c = session()
+    c.cmd("MAIL FROM:<a@remote.test>")
+    c.cmd("RCPT TO:<alice@example.org>")
+    t.is_(c.cmd("DATA")[0], 354, "held file: DATA uses it")
+    c.send(msg("held file") + "\r\n.\r\n")
+    t.is_(c.reply()[0], 250, "held file: the message is accepted")
+    c.cmd("QUIT")
+    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+         "held file: nothing left behind")
+
     tls = [e for e in srv.read_events() if e["event"] == "smtp.tls"]
     t.ok(any(e.get("result") == "ok" and e.get("version", "").startswith(
         "TLSv1.") and e.get("cipher") for e in tls),
