@@ -134,6 +134,7 @@ queue_incoming_find(const char *msgid)
 {
 	struct queue_incoming	 key;
 
+	memset(&key, 0, sizeof(key));
 	if (strlcpy(key.env.msgid, msgid, sizeof(key.env.msgid)) >=
 	    sizeof(key.env.msgid))
 		return NULL;
