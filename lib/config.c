@@ -1668,6 +1668,7 @@ parse_queue(struct pctx *p, const struct ynode *n, const char *where)
 {
 	static const struct keydef defs[] = {
 		{ "retry", 0 }, { "expire", 0 }, { "sync", 0 },
+		{ "delay_warning", 0 },
 	};
 	struct mapvals	 mv;
 	size_t		 i;
@@ -1686,6 +1687,9 @@ parse_queue(struct pctx *p, const struct ynode *n, const char *where)
 			return -1;
 		p->conf->queue.sync = (enum syncset_mode)i;
 	}
+	if (mv.node[3] != NULL && get_duration(p, mv.node[3], mv.where[3],
+	    1, 365 * DAY, &p->conf->queue.delay_warning) == -1)
+		return -1;
 	return 0;
 }
 
@@ -1970,6 +1974,7 @@ config_new(void)
 		conf->queue.retry[i] = default_retry[i];
 	conf->queue.nretry = nitems(default_retry);
 	conf->queue.expire = 5 * DAY;
+	conf->queue.delay_warning = 4 * 3600;
 	conf->queue.sync = SYNCSET_FILESYSTEM;
 	(void)strlcpy(conf->control.group, "postern-admin",
 	    sizeof(conf->control.group));

@@ -162,6 +162,7 @@ struct config {
 		time_t		 retry[CONFIG_MAX_RETRY];
 		size_t		 nretry;
 		time_t		 expire;
+		time_t		 delay_warning;	/* a delayed DSN after */
 		enum syncset_mode sync;		/* the barriers' way */
 	} queue;
 

@@ -146,6 +146,58 @@ dsn_status(const char *reason, char *status, size_t statussz)
 	return p;
 }
 
+/* A recipient's Status by its action, and the reason's text after it. */
+static const char *
+dsn_rcpt_status(const struct dsn_rcpt *r, char *status, size_t statussz)
+{
+	const char	*rest;
+
+	switch (r->action) {
+	case DSN_DELIVERED:
+		(void)strlcpy(status, "2.0.0", statussz);
+		return "";
+	case DSN_DELAYED:
+		rest = dsn_status(r->reason, status, statussz);
+		if (status[0] != '4')
+			(void)strlcpy(status, "4.0.0", statussz);
+		return rest;
+	case DSN_FAILED:
+		break;
+	}
+	return dsn_status(r->reason, status, statussz);
+}
+
+static const char *
+dsn_action_name(enum dsn_action a)
+{
+	switch (a) {
+	case DSN_DELAYED:
+		return "delayed";
+	case DSN_DELIVERED:
+		return "delivered";
+	case DSN_FAILED:
+		break;
+	}
+	return "failed";
+}
+
+static size_t
+dsn_count(const struct dsn_report *rep, enum dsn_action a)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < rep->nrcpts; i++)
+		if (rep->rcpts[i].action == a)
+			n++;
+	return n;
+}
+
+int
+dsn_full(const struct dsn_report *rep)
+{
+	return rep->full && dsn_count(rep, DSN_FAILED) > 0;
+}
+
 static void
 dsn_date(time_t t, char *buf, size_t sz)
 {
@@ -208,8 +260,13 @@ static void
 dsn_headers(FILE *b, const struct dsn_report *rep,
     const char *boundary, int eightbit)
 {
-	char	 host[DSN_FIELD_MAX], date[DSN_DATE_SIZE];
+	char		 host[DSN_FIELD_MAX], date[DSN_DATE_SIZE];
+	const char	*subject = "Successful Mail Delivery Report";
 
+	if (dsn_count(rep, DSN_FAILED) > 0)
+		subject = "Undelivered Mail Returned to Sender";
+	else if (dsn_count(rep, DSN_DELAYED) > 0)
+		subject = "Delayed Mail (still being retried)";
 	dsn_clean(rep->hostname, host, sizeof(host));
 	dsn_date(rep->now, date, sizeof(date));
 	fprintf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
@@ -220,7 +277,7 @@ dsn_headers(FILE *b, const struct dsn_report *rep,
 		fprintf(b, "To: <%s>\r\n", rep->sender);
 	else
 		fprintf(b, "To: undisclosed-recipients:;\r\n");
-	fprintf(b, "Subject: Undelivered Mail Returned to Sender\r\n");
+	fprintf(b, "Subject: %s\r\n", subject);
 	fprintf(b, "Date: %s\r\n", date);
 	fprintf(b, "Message-ID: <%s.%s@%s>\r\n", rep->dsnid, rep->msgid,
 	    host);
@@ -233,34 +290,76 @@ dsn_headers(FILE *b, const struct dsn_report *rep,
 	fprintf(b, "This is a MIME-encapsulated message.\r\n\r\n");
 }
 
+/* What the human part says before listing the recipients of action a. */
+static void
+dsn_human_intro(FILE *b, const struct dsn_report *rep, enum dsn_action a,
+    size_t n)
+{
+	const char	*whom = n == 1 ? "one recipient" : "these recipients";
+	char		 until[DSN_DATE_SIZE];
+
+	switch (a) {
+	case DSN_FAILED:
+		fprintf(b, "Your message could not be delivered to %s.\r\n"
+		    "It has been given up; the report below says why.\r\n"
+		    "\r\n", whom);
+		break;
+	case DSN_DELAYED:
+		fprintf(b, "Your message has not yet been delivered to %s.\r\n"
+		    "The mail system will keep trying", whom);
+		if (rep->retry_until != 0) {
+			dsn_date(rep->retry_until, until, sizeof(until));
+			fprintf(b, " until %s", until);
+		}
+		fprintf(b, ".\r\nThere is no need to send it again.\r\n\r\n");
+		break;
+	case DSN_DELIVERED:
+		fprintf(b, "Your message was delivered to %s.\r\n\r\n",
+		    whom);
+		break;
+	}
+}
+
+static void
+dsn_human_group(FILE *b, const struct dsn_report *rep, enum dsn_action a)
+{
+	const struct dsn_rcpt	*r;
+	char			 addr[DSN_FIELD_MAX], why[DSN_FIELD_MAX];
+	char			 status[16];
+	const char		*rest;
+	size_t			 i, n;
+
+	if ((n = dsn_count(rep, a)) == 0)
+		return;
+	dsn_human_intro(b, rep, a, n);
+	for (i = 0; i < rep->nrcpts; i++) {
+		r = &rep->rcpts[i];
+		if (r->action != a)
+			continue;
+		if (dsn_address(r->final, addr, sizeof(addr)) == -1)
+			(void)strlcpy(addr, "rfc822; (too long)", sizeof(addr));
+		rest = dsn_rcpt_status(r, status, sizeof(status));
+		dsn_clean(rest, why, sizeof(why));
+		/* addr starts with its type; people want the address. */
+		fprintf(b, "<%s>: %s%s%s\r\n", strchr(addr, ' ') + 1,
+		    status, why[0] != '\0' ? " " : "", why);
+	}
+	fprintf(b, "\r\n");
+}
+
 static void
 dsn_human(FILE *b, const struct dsn_report *rep,
     const char *boundary)
 {
-	char		 host[DSN_FIELD_MAX], addr[DSN_FIELD_MAX];
-	char		 why[DSN_FIELD_MAX], status[16];
-	const char	*rest;
-	size_t		 i;
+	char	 host[DSN_FIELD_MAX];
 
 	dsn_clean(rep->hostname, host, sizeof(host));
 	fprintf(b, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
 	fprintf(b, "This is the mail system at %s.\r\n\r\n", host);
-	fprintf(b, "Your message could not be delivered to %s.\r\n"
-	    "It has been given up; the report below says why.\r\n\r\n",
-	    rep->nrcpts == 1 ? "one recipient" : "these recipients");
-	for (i = 0; i < rep->nrcpts; i++) {
-		if (dsn_address(rep->rcpts[i].final, addr, sizeof(addr)) ==
-		    -1)
-			(void)strlcpy(addr, "rfc822; (too long)", sizeof(addr));
-		rest = dsn_status(rep->rcpts[i].reason, status,
-		    sizeof(status));
-		dsn_clean(rest, why, sizeof(why));
-		/* addr starts with its type; people want the address. */
-		fprintf(b, "<%s>: %s %s\r\n", strchr(addr, ' ') + 1,
-		    status, why);
-	}
-	fprintf(b, "\r\n");
+	dsn_human_group(b, rep, DSN_FAILED);
+	dsn_human_group(b, rep, DSN_DELAYED);
+	dsn_human_group(b, rep, DSN_DELIVERED);
 }
 
 static void
@@ -268,6 +367,7 @@ dsn_rcpt_fields(FILE *b, const struct dsn_report *rep,
     const struct dsn_rcpt *r, const char *date)
 {
 	char		 addr[DSN_FIELD_MAX], why[DSN_FIELD_MAX], status[16];
+	char		 until[DSN_DATE_SIZE];
 	const char	*rest;
 
 	fprintf(b, "\r\n");
@@ -278,14 +378,18 @@ dsn_rcpt_fields(FILE *b, const struct dsn_report *rep,
 	if (dsn_address(r->final, addr, sizeof(addr)) == -1)
 		(void)strlcpy(addr, "rfc822; invalid", sizeof(addr));
 	fprintf(b, "Final-Recipient: %s\r\n", addr);
-	fprintf(b, "Action: failed\r\n");
-	rest = dsn_status(r->reason, status, sizeof(status));
+	fprintf(b, "Action: %s\r\n", dsn_action_name(r->action));
+	rest = dsn_rcpt_status(r, status, sizeof(status));
 	fprintf(b, "Status: %s\r\n", status);
 	if (*rest != '\0') {
 		dsn_clean(rest, why, sizeof(why));
 		fprintf(b, "Diagnostic-Code: X-Postern; %s\r\n", why);
 	}
 	fprintf(b, "Last-Attempt-Date: %s\r\n", date);
+	if (r->action == DSN_DELAYED && rep->retry_until != 0) {
+		dsn_date(rep->retry_until, until, sizeof(until));
+		fprintf(b, "Will-Retry-Until: %s\r\n", until);
+	}
 }
 
 static void
@@ -317,15 +421,16 @@ static void
 dsn_original(FILE *b, const struct dsn_report *rep,
     const char *boundary, const char *orig, size_t len)
 {
-	int	 eightbit = dsn_has_8bit(orig, len);
+	const char	*what = dsn_count(rep, DSN_FAILED) > 0 ?
+			    "Undelivered Message" : "Message";
+	int		 eightbit = dsn_has_8bit(orig, len);
 
-	if (rep->full)
-		fprintf(b, "--%s\r\nContent-Description: Undelivered "
-		    "Message\r\nContent-Type: message/rfc822\r\n", boundary);
+	if (dsn_full(rep))
+		fprintf(b, "--%s\r\nContent-Description: %s\r\n"
+		    "Content-Type: message/rfc822\r\n", boundary, what);
 	else
-		fprintf(b, "--%s\r\nContent-Description: Undelivered "
-		    "Message Headers\r\nContent-Type: text/rfc822-headers\r\n",
-		    boundary);
+		fprintf(b, "--%s\r\nContent-Description: %s Headers\r\n"
+		    "Content-Type: text/rfc822-headers\r\n", boundary, what);
 	if (eightbit)
 		fprintf(b, "Content-Transfer-Encoding: 8bit\r\n");
 	fprintf(b, "\r\n");
@@ -349,7 +454,7 @@ dsn_build(const struct dsn_report *rep, const char *orig, size_t origlen,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!rep->full)
+	if (!dsn_full(rep))
 		origlen = dsn_header_len(orig, origlen);
 	dsn_boundary(boundary, sizeof(boundary), orig, origlen);
 	if ((b = open_memstream(&p, &sz)) == NULL)

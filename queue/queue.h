@@ -9,8 +9,9 @@
  *			recipients to mda, results, retries, expiry,
  *			pause, flush, remove
  *	queue_dsn.c	delivery status notifications for the recipients
- *			that failed: auth resolves the sender, the DSN is
- *			committed like a message from smtp
+ *			that failed, were delivered with NOTIFY=SUCCESS or
+ *			have waited queue.delay_warning: auth resolves the
+ *			sender, the DSN is committed like a message from smtp
  *	queue_ctl.c	posternctl's queue commands, relayed by the parent
  *	lib/spool.c	the files on disk
  *
@@ -43,6 +44,15 @@ enum queue_task_where {
 
 struct queue_msg;
 
+/*
+ * The DSNs a recipient owes besides its failure's (queue_dsn.c), in
+ * memory only.  A delivered recipient whose DSN is owed stays pending
+ * (on disk too) until the DSN is committed.
+ */
+#define QUEUE_NOTICE_DELIVERED	0x1	/* delivered, its DSN owed */
+#define QUEUE_NOTICE_DELAY	0x2	/* a delayed DSN owed */
+#define QUEUE_NOTICE_DELAY_SENT	0x4	/* made or not wanted: not again */
+
 /* The scheduling state of one recipient of a message. */
 struct queue_task {
 	TAILQ_ENTRY(queue_task)	 ready_entry;
@@ -53,6 +63,7 @@ struct queue_task {
 						 * in flight, the evpid */
 	time_t			 when;		/* due then */
 	enum queue_task_where	 where;
+	unsigned int		 notice;	/* QUEUE_NOTICE_* */
 };
 
 /* Where a message's DSN work is (queue_dsn.c). */
@@ -96,6 +107,8 @@ void		 queue_commit_internal(struct spool_envelope *,
 /* queue_dsn.c */
 void		 queue_dsn_init(void);
 void		 queue_dsn_want(struct queue_msg *);
+int		 queue_dsn_delivered(struct queue_task *);
+void		 queue_dsn_deferred(struct queue_task *);
 void		 queue_dsn_auth_result(struct imsg *);
 
 /* queue_sched.c */

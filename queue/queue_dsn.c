@@ -1,16 +1,21 @@
 /*
  * queue_dsn.c: delivery status notifications (RFC 3464) to the sender
- * of a message whose recipients failed, permanently or by expiry.
+ * of a message: for recipients that failed, permanently or by expiry;
+ * for recipients delivered whose NOTIFY includes SUCCESS (RFC 3461
+ * 5.2.2); and, once per recipient, for one still not delivered
+ * queue.delay_warning after its message arrived, when NOTIFY includes
+ * DELAY or was not given (RFC 3461 leaves delays to the MTA then).
  *
- * A failed recipient is first in the state "bounce": the DSN is owed,
- * and the message stays in the queue for it.  The message is listed
- * here and waits a moment (QUEUE_DSN_DELAY), so that recipients that
- * fail together share one DSN; then:
+ * What is owed: a failed recipient is in the state "bounce"; a delivered
+ * or delayed one has QUEUE_NOTICE_DELIVERED or QUEUE_NOTICE_DELAY on its
+ * task (memory only).  The message is listed here and waits a moment
+ * (QUEUE_DSN_GATHER), so that recipients that fail or are delivered
+ * together share one DSN, whatever became of each; then:
  *
  *	1. no DSN is due for a null sender (which covers every DSN, and
  *	   a report is marked in its envelope as well), nor for a
- *	   recipient whose NOTIFY leaves out FAILURE: those recipients
- *	   become "failed" at once, with a log line;
+ *	   recipient whose NOTIFY leaves the event out: those recipients
+ *	   become final at once ("failed", "done"), with a log line;
  *	2. auth resolves the sender as it resolves a RCPT TO: local
  *	   mailboxes and remote addresses, or RCPT_RELAY_DENIED for a
  *	   domain that is not ours, which becomes one remote destination
@@ -19,16 +24,24 @@
  *	3. the DSN (lib/dsn.c) is written to incoming/<id> with the null
  *	   sender and committed by the sync pass like a message from smtp:
  *	   file, envelope and directories fsynced (queue_commit_internal);
- *	4. after that pass, and only then, the recipients it reports
- *	   become "failed" (dsn.created); a later pass rewrites or removes
- *	   the original's envelope.
+ *	4. after that pass (dsn.created), and only then, the recipients
+ *	   it reports become final: "failed", or "done" for the delivered
+ *	   ones (a delayed one is only marked as notified, in memory); a
+ *	   later pass rewrites or removes the original's envelope.
  *
- * A crash before step 4 is on disk leaves "bounce" in the original's
- * envelope, and recovery makes the DSN again: a duplicate, never a
- * loss.  A temporary failure on the way (auth, the disk) lists the
- * message again for QUEUE_DSN_RETRY.  While a message is listed or busy
- * here it is not obsolete, so it cannot be freed under us; "queue
- * remove" is honoured when its turn comes (no DSN).
+ * A crash before step 4 is on disk loses nothing: a failed recipient is
+ * still "bounce" in the original's envelope and recovery makes its DSN
+ * again; a delivered one is still "pending" there (the scheduler does
+ * not mark it done while its DSN is owed), so it is handed to mda
+ * again, which knows it as delivered (lib/maildir.c's delivery ids),
+ * and its DSN is made then.  A duplicate DSN is possible, never a lost
+ * one.  The flag that a delayed DSN was made lives in memory: after a
+ * restart a recipient still waiting may get a second one.
+ *
+ * A temporary failure on the way (auth, the disk) lists the message
+ * again for QUEUE_DSN_RETRY.  While a message is listed or busy here it
+ * is not obsolete, so it cannot be freed under us; "queue remove" is
+ * honoured when its turn comes (no DSN).
  *
  * Trusts: auth's answers to be well-formed (a peer: fatal otherwise).
  */
@@ -52,16 +65,23 @@
 #include "proto.h"
 #include "queue.h"
 
-#define QUEUE_DSN_DELAY	1	/* s: failures that come together */
+#define QUEUE_DSN_GATHER	1	/* s: what comes together, one DSN */
 #define QUEUE_DSN_RETRY	60	/* s, after a temporary failure */
+
+/* A recipient a DSN reports, and what it says of it. */
+struct queue_dsn_item {
+	size_t			 idx;
+	enum dsn_action		 action;
+};
 
 /* One DSN under way: at auth, then being committed. */
 struct queue_dsn {
 	TAILQ_ENTRY(queue_dsn)	 entry;
 	uint64_t		 reqid;
 	struct queue_msg	*msg;
-	size_t			*idx;	/* the recipients it reports */
+	struct queue_dsn_item	*items;	/* the recipients it reports */
 	size_t			 n;
+	size_t			 nby[DSN_DELIVERED + 1];	/* by action */
 };
 
 TAILQ_HEAD(queue_dsn_msgs, queue_msg);
@@ -111,25 +131,26 @@ queue_dsn_list(struct queue_msg *m, time_t delay)
 	queue_dsn_arm();
 }
 
-/* m has a recipient in the state bounce. */
+/* m has a recipient in the state bounce, or a notice owed. */
 void
 queue_dsn_want(struct queue_msg *m)
 {
 	/* Busy: the end of that DSN looks for more. */
 	if (m->dsn == QUEUE_DSN_NONE)
-		queue_dsn_list(m, QUEUE_DSN_DELAY);
+		queue_dsn_list(m, QUEUE_DSN_GATHER);
 }
 
 static void
 queue_dsn_free(struct queue_dsn *d)
 {
-	free(d->idx);
+	free(d->items);
 	free(d);
 }
 
 /* Why no DSN is due for r, or NULL. */
 static const char *
-queue_dsn_unwanted(const struct queue_msg *m, const struct spool_rcpt *r)
+queue_dsn_unwanted(const struct queue_msg *m, const struct spool_rcpt *r,
+    enum dsn_action a)
 {
 	if (m->removing)
 		return "the message was removed";
@@ -137,9 +158,100 @@ queue_dsn_unwanted(const struct queue_msg *m, const struct spool_rcpt *r)
 		return "null sender";
 	if (m->env.is_report)
 		return "the message is a report";
-	if (r->notify != 0 && !(r->notify & SPOOL_NOTIFY_FAILURE))
-		return "NOTIFY leaves out failures";
+	switch (a) {
+	case DSN_FAILED:
+		if (r->notify != 0 && !(r->notify & SPOOL_NOTIFY_FAILURE))
+			return "NOTIFY leaves out failures";
+		break;
+	case DSN_DELAYED:
+		if (r->notify != 0 && !(r->notify & SPOOL_NOTIFY_DELAY))
+			return "NOTIFY leaves out delays";
+		break;
+	case DSN_DELIVERED:
+		if (!(r->notify & SPOOL_NOTIFY_SUCCESS))
+			return "NOTIFY leaves out success";
+		break;
+	}
 	return NULL;
+}
+
+/* Whether recipient i owes a DSN now, and which. */
+static int
+queue_dsn_owed(const struct queue_msg *m, size_t i, enum dsn_action *a)
+{
+	const struct spool_rcpt	*r = &m->env.rcpts[i];
+	unsigned int		 notice = m->tasks[i].notice;
+
+	if (r->state == SPOOL_RCPT_BOUNCE)
+		*a = DSN_FAILED;
+	else if (notice & QUEUE_NOTICE_DELIVERED)
+		*a = DSN_DELIVERED;
+	else if ((notice & QUEUE_NOTICE_DELAY) &&
+	    r->state == SPOOL_RCPT_PENDING)
+		*a = DSN_DELAYED;
+	else
+		return 0;
+	return 1;
+}
+
+/* Recipient i is reported (or needs no report) as a says. */
+static void
+queue_dsn_settle_rcpt(struct queue_msg *m, size_t i, enum dsn_action a)
+{
+	struct queue_task	*t = &m->tasks[i];
+
+	switch (a) {
+	case DSN_FAILED:
+		m->env.rcpts[i].state = SPOOL_RCPT_FAILED;
+		t->notice &= ~QUEUE_NOTICE_DELAY;
+		break;
+	case DSN_DELIVERED:
+		m->env.rcpts[i].state = SPOOL_RCPT_DONE;
+		t->notice &= ~(QUEUE_NOTICE_DELIVERED | QUEUE_NOTICE_DELAY);
+		break;
+	case DSN_DELAYED:
+		t->notice &= ~QUEUE_NOTICE_DELAY;
+		t->notice |= QUEUE_NOTICE_DELAY_SENT;
+		break;
+	}
+}
+
+/*
+ * mda delivered t's recipient.  1 when a DSN is owed for it: the
+ * scheduler leaves it pending then, and it becomes done when its DSN
+ * is committed (see the top of this file).
+ */
+int
+queue_dsn_delivered(struct queue_task *t)
+{
+	struct queue_msg	*m = t->msg;
+
+	t->notice &= ~QUEUE_NOTICE_DELAY;
+	if (queue_dsn_unwanted(m, &m->env.rcpts[t->idx], DSN_DELIVERED) !=
+	    NULL)
+		return 0;
+	t->notice |= QUEUE_NOTICE_DELIVERED;
+	queue_dsn_want(m);
+	return 1;
+}
+
+/* t's recipient was deferred: once it waited long enough, a DSN. */
+void
+queue_dsn_deferred(struct queue_task *t)
+{
+	struct queue_msg	*m = t->msg;
+
+	if (t->notice & (QUEUE_NOTICE_DELAY | QUEUE_NOTICE_DELAY_SENT))
+		return;
+	if (time(NULL) - m->env.created < child_config()->queue.delay_warning)
+		return;
+	if (queue_dsn_unwanted(m, &m->env.rcpts[t->idx], DSN_DELAYED) !=
+	    NULL) {
+		t->notice |= QUEUE_NOTICE_DELAY_SENT;	/* decided: none */
+		return;
+	}
+	t->notice |= QUEUE_NOTICE_DELAY;
+	queue_dsn_want(m);
 }
 
 static void
@@ -165,27 +277,29 @@ static void
 queue_dsn_start(struct queue_msg *m)
 {
 	struct queue_dsn	*d;
-	struct spool_rcpt	*r;
 	const char		*why;
+	enum dsn_action		 a;
 	size_t			 i;
 	int			 changed = 0;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->idx = calloc(m->env.nrcpts, sizeof(*d->idx))) == NULL)
+	    (d->items = calloc(m->env.nrcpts, sizeof(*d->items))) == NULL)
 		fatal("%s", __func__);
 	d->msg = m;
 	for (i = 0; i < m->env.nrcpts; i++) {
-		r = &m->env.rcpts[i];
-		if (r->state != SPOOL_RCPT_BOUNCE)
+		if (!queue_dsn_owed(m, i, &a))
 			continue;
-		if ((why = queue_dsn_unwanted(m, r)) != NULL) {
+		if ((why = queue_dsn_unwanted(m, &m->env.rcpts[i], a)) !=
+		    NULL) {
 			log_info("message %s: no DSN for %s: %s",
-			    m->env.msgid, r->orig, why);
-			r->state = SPOOL_RCPT_FAILED;
+			    m->env.msgid, m->env.rcpts[i].orig, why);
+			queue_dsn_settle_rcpt(m, i, a);
 			changed = 1;
 			continue;
 		}
-		d->idx[d->n++] = i;
+		d->items[d->n].idx = i;
+		d->items[d->n++].action = a;
+		d->nby[a]++;
 	}
 	if (d->n == 0) {
 		queue_dsn_free(d);
@@ -214,7 +328,7 @@ queue_dsn_run(int fd, short ev, void *arg)
 	queue_dsn_arm();
 }
 
-/* Gives up for now: the recipients stay "bounce", tried again later. */
+/* Gives up for now: what is owed stays owed, tried again later. */
 static void
 queue_dsn_later(struct queue_dsn *d)
 {
@@ -224,18 +338,19 @@ queue_dsn_later(struct queue_dsn *d)
 	queue_dsn_list(m, QUEUE_DSN_RETRY);
 }
 
-/* The recipients d reports are final now. */
+/* The recipients d reports are final now (a delayed one: notified). */
 static void
 queue_dsn_settle(struct queue_dsn *d)
 {
 	struct queue_msg	*m = d->msg;
+	enum dsn_action		 a;
 	size_t			 i;
 	int			 more = 0;
 
 	for (i = 0; i < d->n; i++)
-		m->env.rcpts[d->idx[i]].state = SPOOL_RCPT_FAILED;
+		queue_dsn_settle_rcpt(m, d->items[i].idx, d->items[i].action);
 	for (i = 0; i < m->env.nrcpts; i++)
-		if (m->env.rcpts[i].state == SPOOL_RCPT_BOUNCE)
+		if (queue_dsn_owed(m, i, &a))
 			more = 1;
 	m->dsn = QUEUE_DSN_NONE;
 	queue_dsn_free(d);
@@ -245,9 +360,9 @@ queue_dsn_settle(struct queue_dsn *d)
 }
 
 /*
- * The original message for the report: the whole of it for RET=FULL
- * when it is small enough (*full set), else its beginning, where the
- * header is.  NULL on an error, logged.
+ * The original message for the report: the whole of it when *full is
+ * set and it is small enough (else *full is cleared), or its beginning,
+ * where the header is.  NULL on an error, logged.
  */
 static char *
 queue_dsn_original(const struct queue_msg *m, size_t *len, int *full)
@@ -265,7 +380,7 @@ queue_dsn_original(const struct queue_msg *m, size_t *len, int *full)
 			close(fd);
 		return NULL;
 	}
-	*full = m->env.ret == SPOOL_RET_FULL && st.st_size <= DSN_FULL_MAX;
+	*full = *full && st.st_size <= DSN_FULL_MAX;
 	want = *full || st.st_size < DSN_HEADER_MAX ? (size_t)st.st_size :
 	    DSN_HEADER_MAX;
 	if ((buf = malloc(want + 1)) == NULL)
@@ -287,44 +402,61 @@ queue_dsn_original(const struct queue_msg *m, size_t *len, int *full)
 	return buf;
 }
 
+/* The report of d, without the DSN's id: its recipients in rcpts. */
+static void
+queue_dsn_report(const struct queue_dsn *d, struct dsn_report *rep,
+    struct dsn_rcpt *rcpts)
+{
+	const struct queue_msg	*m = d->msg;
+	const struct spool_rcpt	*r;
+	size_t			 i;
+
+	for (i = 0; i < d->n; i++) {
+		r = &m->env.rcpts[d->items[i].idx];
+		rcpts[i].final = r->orig;
+		rcpts[i].orcpt = r->orcpt;
+		rcpts[i].reason = r->reason;
+		rcpts[i].action = d->items[i].action;
+	}
+	memset(rep, 0, sizeof(*rep));
+	rep->hostname = child_config()->hostname;
+	rep->msgid = m->env.msgid;
+	rep->envid = m->env.envid;
+	rep->sender = m->env.sender;
+	rep->arrival = m->env.created;
+	rep->now = time(NULL);
+	rep->retry_until = m->env.created + child_config()->queue.expire;
+	rep->full = m->env.ret == SPOOL_RET_FULL;
+	rep->rcpts = rcpts;
+	rep->nrcpts = d->n;
+}
+
 /* Writes the DSN for d into incoming/<env->msgid>: 0 or -1 (logged). */
 static int
 queue_dsn_write(struct queue_dsn *d, struct spool_envelope *env)
 {
 	const struct queue_msg	*m = d->msg;
-	const struct spool_rcpt	*r;
 	struct dsn_report	 rep;
 	struct dsn_rcpt		*rcpts;
 	char			*orig, *text = NULL;
-	size_t			 origlen, len, i;
+	size_t			 origlen, len;
 	int			 fd, full, saved;
 
-	if ((orig = queue_dsn_original(m, &origlen, &full)) == NULL)
-		return -1;
 	if ((rcpts = calloc(d->n, sizeof(*rcpts))) == NULL)
 		fatal("%s", __func__);
-	for (i = 0; i < d->n; i++) {
-		r = &m->env.rcpts[d->idx[i]];
-		rcpts[i].final = r->orig;
-		rcpts[i].orcpt = r->orcpt;
-		rcpts[i].reason = r->reason;
+	queue_dsn_report(d, &rep, rcpts);
+	full = dsn_full(&rep);
+	if ((orig = queue_dsn_original(m, &origlen, &full)) == NULL) {
+		free(rcpts);
+		return -1;
 	}
+	rep.full = full;
 	if ((fd = spool_create(env->msgid, sizeof(env->msgid))) == -1) {
 		log_warn("DSN for %s: cannot create a message in incoming/",
 		    m->env.msgid);
 		goto fail;
 	}
-	memset(&rep, 0, sizeof(rep));
-	rep.hostname = child_config()->hostname;
-	rep.msgid = m->env.msgid;
 	rep.dsnid = env->msgid;
-	rep.envid = m->env.envid;
-	rep.sender = m->env.sender;
-	rep.arrival = m->env.created;
-	rep.now = time(NULL);
-	rep.full = full;
-	rep.rcpts = rcpts;
-	rep.nrcpts = d->n;
 	if ((text = dsn_build(&rep, orig, origlen, &len)) == NULL ||
 	    spool_write_all(fd, text, len) == -1 || close(fd) == -1) {
 		saved = errno;
@@ -366,6 +498,9 @@ queue_dsn_committed(void *arg, int ok, const char *dsnid)
 	log_event_add(&ev, "orig_msgid", "%s", m->env.msgid);
 	log_event_add(&ev, "to", "%s", m->env.sender);
 	log_event_add(&ev, "rcpts", "%zu", d->n);
+	log_event_add(&ev, "failed", "%zu", d->nby[DSN_FAILED]);
+	log_event_add(&ev, "delayed", "%zu", d->nby[DSN_DELAYED]);
+	log_event_add(&ev, "delivered", "%zu", d->nby[DSN_DELIVERED]);
 	log_event_end(&ev);
 	queue_dsn_settle(d);
 }

@@ -14,7 +14,9 @@
  *
  * Results change the recipient in memory and put the message on the sync
  * pass (queue.c), which rewrites or removes the envelope.  Delivered
- * recipients are marked done on disk and never handed out again.
+ * recipients are marked done on disk and never handed out again (one
+ * whose success DSN is owed only once that DSN is committed:
+ * queue_dsn.c).
  *
  * Redeliveries.  Between mda's durable delivery and the sync pass's
  * fsync of envelopes/ a delivery is done but not recorded: after a crash
@@ -312,11 +314,15 @@ queue_rcpt_bounce(struct queue_msg *m, struct spool_rcpt *r,
 }
 
 static void
-queue_rcpt_done(struct queue_msg *m, struct spool_rcpt *r)
+queue_rcpt_done(struct queue_task *t)
 {
+	struct queue_msg	*m = t->msg;
+	struct spool_rcpt	*r = &m->env.rcpts[t->idx];
 	struct log_event	 ev;
 
-	r->state = SPOOL_RCPT_DONE;
+	/* With a success DSN owed, done only once it is committed. */
+	if (!queue_dsn_delivered(t))
+		r->state = SPOOL_RCPT_DONE;
 	r->reason[0] = '\0';
 	log_event_begin(&ev, "delivery.ok");
 	log_event_add(&ev, "msgid", "%s", m->env.msgid);
@@ -356,6 +362,7 @@ queue_rcpt_defer(struct queue_task *t, const char *reason)
 	log_event_add(&ev, "reason", "%s", reason);
 	log_event_add(&ev, "retry_in", "%lld", (long long)delay);
 	log_event_end(&ev);
+	queue_dsn_deferred(t);
 }
 
 /* Hands a task to mda: 0, or -1 when out of fds (it waits then). */
@@ -445,7 +452,7 @@ queue_sched_result(struct imsg *imsg)
 	r->attempts++;
 	switch (status) {
 	case DELIVERY_OK:
-		queue_rcpt_done(m, r);
+		queue_rcpt_done(t);
 		break;
 	case DELIVERY_TEMPFAIL:
 		queue_rcpt_defer(t, reason);
@@ -560,6 +567,8 @@ queue_rcpt_status(const struct queue_msg *m, size_t i)
 
 	switch (r->state) {
 	case SPOOL_RCPT_PENDING:
+		if (m->tasks[i].notice & QUEUE_NOTICE_DELIVERED)
+			return "delivered";	/* its DSN is being made */
 		if (m->tasks[i].where == QUEUE_TASK_FLIGHT)
 			return "delivering";
 		if (m->removing)

@@ -11,6 +11,17 @@
 # real client (smtplib's MAIL and RCPT options) end up in the DSN, are
 # forgotten at RSET and after a message, survive a restart while the
 # message is queued, and each malformed value is refused with 501.
+#
+# Success and delay DSNs (RFC 3461 5.2.2, 6.2): NOTIFY=SUCCESS gets an
+# "Action: delivered" DSN once the message is in the mailbox, one for
+# recipients delivered together, the header only even for RET=FULL
+# (RFC 3461 4.3); none without SUCCESS or for the null sender.  A
+# delivered recipient whose DSN a crash prevented (seeded: envelope
+# still pending, the mailbox's delivery marker there; and a real kill -9
+# right after a delivery) gets it after the restart, without a second
+# copy.  With queue.delay_warning 2s, a recipient still deferred gets one
+# "Action: delayed" DSN when NOTIFY has DELAY or was not given, then the
+# failed one at expiry as NOTIFY says.
 
 import email
 import email.policy
@@ -22,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import TAP, Server, IS_ROOT, hash_password
+from postern import TAP, Server, IS_ROOT, hash_password, kill_tree
 from smtpclient import maildir_files, wait_maildir, wait_for, read
 
 t = TAP()
@@ -31,6 +42,7 @@ if not IS_ROOT:
 
 SEED_FULL = "aaaaaaaaaaaaaaaa"
 SEED_NEVER = "bbbbbbbbbbbbbbbb"
+SEED_DONE = "cccccccccccccccc"
 
 
 def logged(name, key, value):
@@ -92,11 +104,44 @@ def seed(state):
         with open(os.path.join(q, name), "w") as f:
             f.write(text)
         os.chown(os.path.join(q, name), uid, gid)
+    seed_delivered(state, now)
 
 
-def dsns(state):
-    """alice's DSNs: {original queue id: parsed message}."""
-    out = {}
+def seed_delivered(state, now):
+    """A crash between grace's delivery and the commit of its success
+    DSN: the envelope still says pending, grace's Maildir has the message
+    and the delivery marker (lib/maildir.c) of recipient 0."""
+    q = os.path.join(state, "queue")
+    body = "Subject: seeded success\r\n\r\nthe delivered body\r\n"
+    env = ("postern-envelope 2\nmsgid %s\ncreated %d\nsize %d\n"
+           "sender alice@example.org\nclient 192.0.2.1\nhelo x\n"
+           "dsn message full DONE-7\n"
+           "rcpt local pending 1 0 grace@example.org grace@example.org - 1 "
+           "rfc822;Grace@example.org\nend\n" % (SEED_DONE, now, len(body)))
+    uid, gid = pwd.getpwnam("postern-queue")[2:4]
+    for sub, text in (("messages", body), ("envelopes", env)):
+        with open(os.path.join(q, sub, SEED_DONE), "w") as f:
+            f.write(text)
+        os.chown(os.path.join(q, sub, SEED_DONE), uid, gid)
+    uid, gid = pwd.getpwnam("postern-vmail")[2:4]
+    box = os.path.join(state, "mail", "example.org", "grace")
+    for d in ("..", ".", "tmp", "new", "cur", "postern-delivered"):
+        p = os.path.normpath(os.path.join(box, d))
+        os.makedirs(p, mode=0o700, exist_ok=True)
+        os.chown(p, uid, gid)
+    ident = SEED_DONE + "_0"
+    text = "Subject: seeded success\n\nthe delivered body\n"
+    for p, c in ((os.path.join(box, "postern-delivered", ident), ""),
+                 (os.path.join(box, "new", "1000.M1P1Q1_%s.mx.example.org,"
+                               "S=%d" % (ident, len(text))), text)):
+        with open(p, "w") as f:
+            f.write(c)
+        os.chown(p, uid, gid)
+
+
+def all_dsns(state):
+    """alice's DSNs: [(original queue id, parsed message)]."""
+    out = []
     for path in maildir_files(state, "alice@example.org"):
         msg = email.message_from_bytes(read(path), policy=email.policy.compat32)
         if msg.get_content_type() != "multipart/report":
@@ -107,8 +152,27 @@ def dsns(state):
         status = parts[1].get_payload()
         if not status:
             continue
-        out[status[0].get("X-Postern-Queue-ID")] = msg
+        out.append((status[0].get("X-Postern-Queue-ID"), msg))
     return out
+
+
+def dsns(state, action="failed"):
+    """alice's DSNs that report a recipient as action: {queue id: msg}."""
+    return {q: m for q, m in all_dsns(state)
+            if action in [r.get("Action") for r in recipients(m)]}
+
+
+def report(qid, action="failed"):
+    """alice's DSN for qid that reports action, and its recipient blocks:
+    (None, []) if there is none."""
+    m = dsns(srv.state, action).get(qid)
+    return m, recipients(m) if m is not None else []
+
+
+def dsn_count(qid, action):
+    """How many of alice's DSNs for qid report a recipient as action."""
+    return len([m for q, m in all_dsns(srv.state) if q == qid and
+                action in [r.get("Action") for r in recipients(m)]])
 
 
 def recipients(msg):
@@ -151,10 +215,11 @@ def refused(cmd, arg, opts):
 
 
 pw = hash_password("Correct-Horse-9")
-users = ["alice", "bob", "carol", "dave", "erin"]
+users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"]
 srv = Server(listeners=[("mx", "smtp", "none")],
              accounts=[("%s@example.org" % u, pw) for u in users],
-             extra="queue: {retry: [1s], expire: 4s}\n"
+             extra="queue: {retry: [1s], expire: 10s, "
+                   "delay_warning: 2s}\n"
                    "limits: {sessions_per_ip: 100}\n")
 MX = srv.port["mx"]
 Q = os.path.join(srv.state, "queue")
@@ -185,19 +250,38 @@ try:
             t.ok(False, "the recovered DSN")
     t.ok(gone(SEED_NEVER),
          "NOTIFY=NEVER: the failed message leaves the queue")
-    t.ok(SEED_NEVER not in dsns(srv.state) and
+    t.ok(SEED_NEVER not in [q for q, _ in all_dsns(srv.state)] and
          not logged("dsn.created", "orig_msgid", SEED_NEVER),
          "and no DSN is made for it")
     t.ok(srv.wait_log("no DSN for bob@example.org: NOTIFY leaves out"),
          "which is logged")
+    t.ok(wait_for(lambda: SEED_DONE in dsns(srv.state, "delivered")),
+         "delivered, its DSN not committed before the crash: the DSN "
+         "comes after the restart")
+    t.ok(srv.wait_log("delivered before, not again"),
+         "mda knew the recipient as delivered")
+    t.is_(len(maildir_files(srv.state, "grace@example.org")), 1,
+          "and grace has no second copy")
+    m, rc = report(SEED_DONE, "delivered")
+    t.is_([(r.get("Final-Recipient"), r.get("Original-Recipient"),
+            r.get("Status")) for r in rc],
+          [("rfc822; grace@example.org", "rfc822;Grace@example.org",
+            "2.0.0")], "the seeded recipient, with ORCPT, Status 2.0.0")
+    t.ok(m is not None and
+         m.get_payload()[2].get_content_type() == "text/rfc822-headers" and
+         "the delivered body" not in m.get_payload()[2].get_payload(),
+         "RET=FULL without a failure: the header only (RFC 3461 4.3)")
+    t.ok(gone(SEED_DONE), "then the message leaves the queue")
 
     # mailboxes: dave and erin exist; bob and carol are plain files
-    send(MX, "dave@example.org", ["dave@example.org", "erin@example.org"],
-         "warm-up")
+    send(MX, "dave@example.org", ["dave@example.org", "erin@example.org",
+                                  "frank@example.org"], "warm-up")
+    wait_maildir(srv.state, "frank@example.org", 1)
     wait_maildir(srv.state, "erin@example.org", 1)
     t.ok(len(maildir_files(srv.state, "dave@example.org")) == 1 and
-         len(maildir_files(srv.state, "erin@example.org")) == 1,
-         "dave's and erin's mailboxes exist")
+         len(maildir_files(srv.state, "erin@example.org")) == 1 and
+         len(maildir_files(srv.state, "frank@example.org")) == 1,
+         "dave's, erin's and frank's mailboxes exist")
     for u in ("bob", "carol"):
         with open(os.path.join(MAIL, u), "w") as f:
             f.write("not a maildir\n")
@@ -256,6 +340,108 @@ try:
           "two delivery.bounce")
     t.is_(len(maildir_files(srv.state, "alice@example.org")), base + 1,
           "exactly one DSN")
+    t.ok(qid not in dsns(srv.state, "delivered"),
+         "NOTIFY not given: no DSN for dave's delivery")
+
+    # NOTIFY=SUCCESS: a delivered DSN, the header only even for RET=FULL
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        sqid = transaction(c, ["RET=FULL", "ENVID=SUCC+2D1"],
+                           [("dave@example.org",
+                             ["NOTIFY=SUCCESS",
+                              "ORCPT=rfc822;Dave+2Btag+40example.org"])],
+                           "success")
+        bqid = transaction(c, ["RET=HDRS"],
+                           [("dave@example.org", ["NOTIFY=SUCCESS,FAILURE"]),
+                            ("erin@example.org", ["NOTIFY=SUCCESS"])],
+                           "both")
+        xqid = transaction(c, ["RET=FULL"],
+                           [("bob@example.org", ["NOTIFY=SUCCESS,FAILURE"]),
+                            ("erin@example.org", ["NOTIFY=SUCCESS"])],
+                           "mixed")
+        oqid = transaction(c, [], [("dave@example.org", ["NOTIFY=FAILURE"])],
+                           "failure-only")
+    nsqid = send(MX, "", ["dave@example.org"], "null-success")
+    t.ok(wait_for(lambda: sqid in dsns(srv.state, "delivered")),
+         "NOTIFY=SUCCESS: a DSN arrives in alice's Maildir")
+    m, rc = report(sqid, "delivered")
+    t.is_([(r.get("Final-Recipient"), r.get("Original-Recipient"),
+            r.get("Action"), r.get("Status")) for r in rc],
+          [("rfc822; dave@example.org", "rfc822;Dave+tag@example.org",
+            "delivered", "2.0.0")],
+          "Final-Recipient, Original-Recipient, Action delivered, 2.0.0")
+    t.ok(m is not None and m.get_payload()[1].get_payload()[0].get(
+        "Original-Envelope-Id") == "SUCC-1", "Original-Envelope-Id")
+    t.ok(m is not None and m.get("Subject") ==
+         "Successful Mail Delivery Report" and
+         m.get("Return-Path") == "<>", "its Subject, the null sender")
+    t.ok(m is not None and
+         m.get_payload()[2].get_content_type() == "text/rfc822-headers" and
+         "Subject: success" in m.get_payload()[2].get_payload() and
+         "body of success" not in m.get_payload()[2].get_payload(),
+         "RET=FULL on a success: the header only (RFC 3461 4.3)")
+    t.ok(any(b"body of success" in read(f) for f in
+             maildir_files(srv.state, "dave@example.org")),
+         "and dave has the message")
+    t.ok(wait_for(lambda: bqid in dsns(srv.state, "delivered")),
+         "two NOTIFY=SUCCESS recipients: a DSN")
+    m, rc = report(bqid, "delivered")
+    t.is_(sorted((r.get("Final-Recipient"), r.get("Action")) for r in rc),
+          [("rfc822; dave@example.org", "delivered"),
+           ("rfc822; erin@example.org", "delivered")],
+          "one DSN names both")
+    t.ok(m is not None and "body of both" not in m.as_string(),
+         "RET=HDRS: no body")
+    t.ok(wait_for(lambda: xqid in dsns(srv.state, "failed") and
+                  xqid in dsns(srv.state, "delivered")),
+         "a failure and a success of one message: reported")
+    m = dsns(srv.state, "failed").get(xqid)
+    t.ok(m is not None and
+         m.get_payload()[2].get_content_type() == "message/rfc822" and
+         "body of mixed" in m.get_payload()[2].as_string(),
+         "RET=FULL: a DSN with a failure returns the body")
+    t.ok(dsn_count(xqid, "failed") == 1 and
+         dsn_count(xqid, "delivered") == 1, "each recipient reported once")
+    t.ok(len(logged("dsn.created", "orig_msgid", sqid)) == 1 and
+         len(logged("dsn.created", "orig_msgid", bqid)) == 1,
+         "one dsn.created each")
+    ev = logged("dsn.created", "orig_msgid", bqid)
+    t.ok(ev and ev[0].get("delivered") == "2" and ev[0].get("failed") == "0",
+         "dsn.created counts the delivered recipients")
+    t.ok(gone(sqid) and gone(bqid) and gone(xqid),
+         "the messages leave the queue once their DSN is made")
+    t.ok(gone(oqid) and
+         not logged("dsn.created", "orig_msgid", oqid),
+         "NOTIFY=FAILURE alone: no DSN for a delivery")
+    t.ok(gone(nsqid) and
+         not logged("dsn.created", "orig_msgid", nsqid),
+         "the null sender: no DSN for a delivery")
+
+    # a crash right after a delivery with NOTIFY=SUCCESS: the recipient
+    # is still pending on disk until its DSN is committed
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        cqid = transaction(c, [], [("frank@example.org", ["NOTIFY=SUCCESS"])],
+                           "crash")
+    t.ok(wait_for(lambda: logged("delivery.ok", "msgid", cqid)),
+         "delivered")
+    kill_tree(srv)
+    made = logged("dsn.created", "orig_msgid", cqid)
+    pending = None
+    if os.path.exists(os.path.join(Q, "envelopes", cqid)):
+        with open(os.path.join(Q, "envelopes", cqid)) as f:
+            pending = [l.split()[2] for l in f if l.startswith("rcpt ")]
+    if made:
+        t.diag("the kill came after the DSN was committed")
+    t.ok(made or pending == ["pending"],
+         "killed: the recipient is pending on disk while its DSN is owed")
+    srv.start()
+    t.ok(wait_for(lambda: cqid in dsns(srv.state, "delivered")),
+         "after the restart the success DSN arrives")
+    t.ok(gone(cqid), "and the message leaves the queue")
+    t.is_(len([f for f in maildir_files(srv.state, "frank@example.org")
+               if b"body of crash" in read(f)]), 1,
+          "frank has the message once")
 
     # a null sender: no DSN
     nqid = send(MX, "", ["bob@example.org"], "null")
@@ -308,8 +494,7 @@ try:
                            "hdrs")
     t.ok(wait_for(lambda: fqid in dsns(srv.state) and hqid in dsns(srv.state)),
          "smtplib's RFC 3461 options: both messages get a DSN")
-    m = dsns(srv.state).get(fqid)
-    rc = recipients(m) if m is not None else []
+    m, rc = report(fqid)
     t.is_([r.get("Final-Recipient") for r in rc],
           ["rfc822; bob@example.org"], "NOTIFY=NEVER: carol is left out")
     t.is_([r.get("Original-Recipient") for r in rc],
@@ -322,8 +507,7 @@ try:
          "RET=FULL: the body comes back")
     t.ok(srv.wait_log("message %s: no DSN for carol@example.org: NOTIFY "
                       "leaves out" % fqid), "carol's NEVER is logged")
-    m = dsns(srv.state).get(hqid)
-    rc = recipients(m) if m is not None else []
+    m, rc = report(hqid)
     t.is_([r.get("Final-Recipient") for r in rc],
           ["rfc822; bob@example.org"],
           "NOTIFY=SUCCESS without FAILURE: no DSN for carol")
@@ -361,8 +545,7 @@ try:
     srv.start()
     t.ok(wait_for(lambda: kqid in dsns(srv.state) and rqid in dsns(srv.state)),
          "after a restart both get their DSN")
-    m = dsns(srv.state).get(kqid)
-    rc = recipients(m) if m is not None else []
+    m, rc = report(kqid)
     t.ok(m is not None and m.get_payload()[1].get_payload()[0].get(
         "Original-Envelope-Id") == "KEPT-1" and
         [r.get("Original-Recipient") for r in rc] == ["rfc822;B@x"] and
@@ -399,16 +582,67 @@ try:
         c.rcpt("bob@example.org", ["NOTIFY=NEVER,FAILURE"])
         t.is_(c.docmd("DATA")[0], 554, "a refused RCPT adds no recipient")
 
-    # expiry: erin's tmp/ is not writable, queue.expire is 4 s
+    # delays: erin's and frank's tmp/ are not writable; after
+    # queue.delay_warning (2 s) a delayed DSN, after queue.expire (10 s)
+    # the failure
     os.chmod(os.path.join(MAIL, "erin", "tmp"), 0o500)
-    eqid = send(MX, "alice@example.org", ["erin@example.org"], "expiring")
-    t.ok(wait_for(lambda: eqid in dsns(srv.state), timeout=25),
-         "expiry: a DSN arrives")
-    m = dsns(srv.state).get(eqid)
-    rc = recipients(m) if m is not None else []
+    os.chmod(os.path.join(MAIL, "frank", "tmp"), 0o500)
+    nqid = send(MX, "", ["erin@example.org"], "null-delayed")
+    with smtplib.SMTP("127.0.0.1", MX, timeout=30) as c:
+        c.ehlo("client.test")
+        eqid = transaction(c, [], [("erin@example.org", [])], "expiring")
+        dqid = transaction(c, ["ENVID=DELAY+2D1"],
+                           [("erin@example.org",
+                             ["NOTIFY=DELAY", "ORCPT=rfc822;Erin+40x"])],
+                           "delay-only")
+        fqid = transaction(c, [], [("erin@example.org", ["NOTIFY=FAILURE"])],
+                           "failure-only")
+        lqid = transaction(c, ["RET=FULL"],
+                           [("frank@example.org", ["NOTIFY=SUCCESS,DELAY"])],
+                           "late")
+    t.ok(wait_for(lambda: lqid in dsns(srv.state, "delayed")),
+         "NOTIFY=SUCCESS,DELAY, still deferred: a delayed DSN")
+    m, rc = report(lqid, "delayed")
+    t.is_([(r.get("Final-Recipient"), r.get("Action"),
+            (r.get("Status") or "")[:2]) for r in rc],
+          [("rfc822; frank@example.org", "delayed", "4.")],
+          "Action delayed, Status 4.x.x")
+    t.ok(rc and rc[0].get("Will-Retry-Until") is not None and
+         "Permission denied" in (rc[0].get("Diagnostic-Code") or ""),
+         "with Will-Retry-Until and the last reason")
+    t.ok(m is not None and m.get("Subject") ==
+         "Delayed Mail (still being retried)" and
+         m.get_payload()[2].get_content_type() == "text/rfc822-headers",
+         "its Subject; the header only")
+    os.chmod(os.path.join(MAIL, "frank", "tmp"), 0o700)
+    t.ok(wait_for(lambda: lqid in dsns(srv.state, "delivered")),
+         "then delivered: a delivered DSN")
+    t.ok(wait_for(lambda: eqid in dsns(srv.state, "failed"), timeout=30),
+         "NOTIFY not given: the failure at expiry")
+    t.is_(dsn_count(eqid, "delayed"), 1,
+          "NOTIFY not given: one delayed DSN before it, not one per retry")
+    m, rc = report(eqid)
     t.is_([r.get("Status") for r in rc], ["4.4.7"], "Status 4.4.7")
     t.ok(rc and "expired after" in (rc[0].get("Diagnostic-Code") or ""),
          "Diagnostic-Code: expired after n attempts")
+    t.ok(gone(dqid) and gone(fqid) and gone(nqid),
+         "the others expire too")
+    m = dsns(srv.state, "delayed").get(dqid)
+    t.ok(dsn_count(dqid, "delayed") == 1 and m is not None and
+         m.get_payload()[1].get_payload()[0].get(
+             "Original-Envelope-Id") == "DELAY-1" and
+         recipients(m)[0].get("Original-Recipient") == "rfc822;Erin@x",
+         "NOTIFY=DELAY: one delayed DSN, with ENVID and ORCPT")
+    t.ok(dqid not in dsns(srv.state, "failed") and
+         srv.wait_log("message %s: no DSN for erin@example.org: NOTIFY "
+                      "leaves out failures" % dqid),
+         "and no failure DSN")
+    t.ok(fqid in dsns(srv.state, "failed") and
+         dsn_count(fqid, "delayed") == 0,
+         "NOTIFY=FAILURE: the failure, no delayed DSN")
+    t.ok(not logged("dsn.created", "orig_msgid", nqid),
+         "the null sender: neither")
+    t.is_(dsn_count(lqid, "delayed"), 1, "frank's delay was reported once")
     os.chmod(os.path.join(MAIL, "erin", "tmp"), 0o700)
 
     t.ok(wait_for(lambda: srv.ctl("queue", "list").stdout.count("\n") == 1),

@@ -264,6 +264,7 @@ test_defaults(void)
 		k += c->queue.retry[i] == retry[i];
 	is_int(k, nitems(retry), "default retry intervals");
 	is_int(c->queue.expire, 5 * 86400, "default expire 5d");
+	is_int(c->queue.delay_warning, 4 * 3600, "default delay_warning 4h");
 	is_int(c->queue.sync, SYNCSET_FILESYSTEM, "default sync filesystem");
 	is_str(c->control.socket, "/run/postern/control.sock",
 	    "default control.socket");
@@ -446,6 +447,8 @@ test_errors(void)
 	    2, 17, "expected a duration, got a list");
 	expect_error("sync unknown", "hostname: a\nqueue: {sync: fsync}\n",
 	    2, 15, "unknown value \"fsync\" (expected filesystem or files)");
+	expect_error("delay_warning zero", "hostname: a\nqueue: "
+	    "{delay_warning: 0s}\n", 2, 24, "out of range (1s..365d)");
 	expect_error("control group bad", "hostname: a\ncontrol: {group: "
 	    "\"-x\"}\n", 2, 18, "not a valid user or group name");
 	expect_error("unknown role key", "hostname: a\ncontrol: {roles: "
@@ -528,7 +531,7 @@ test_values(void)
 	    "  - {name: imap6, service: imap, address: \"::1\", port: 143}\n"
 	    "log: {level: debug, syslog: local3}\n"
 	    "auth: {two_factor: required, password: {max_age: 0s}}\n"
-	    "queue: {sync: files}\n";
+	    "queue: {sync: files, delay_warning: 90m}\n";
 
 	c = parse(yaml, err, sizeof(err));
 	if (!ok(c != NULL, "lower-casing and hash methods parse")) {
@@ -552,6 +555,7 @@ test_values(void)
 	is_int(c->log.facility, LOG_LOCAL3, "log.syslog local3");
 	is_int(c->auth.two_factor, TWO_FACTOR_REQUIRED, "two_factor required");
 	is_int(c->queue.sync, SYNCSET_FILES, "queue.sync files");
+	is_int(c->queue.delay_warning, 5400, "queue.delay_warning 90m");
 	config_free(c);
 }
 

@@ -2,7 +2,8 @@
  * Unit tests for lib/dsn.c: the MIME structure of a DSN, its headers and
  * report fields, the original header or message it carries, and that
  * nothing from outside reaches it unclean (control bytes, CR/LF, 8-bit
- * addresses, overlong fields).
+ * addresses, overlong fields); delivered and delayed recipients, alone
+ * and with failed ones, and RET=FULL only where something failed.
  */
 
 #include <sys/types.h>
@@ -21,9 +22,11 @@
 		"the secret body\r\n"
 
 static struct dsn_rcpt	 rcpts[] = {
-	{ "bob@example.org", "", "5.2.0 bob: symbolic link refused" },
+	{ "bob@example.org", "", "5.2.0 bob: symbolic link refused",
+	    DSN_FAILED },
 	{ "carol@example.org", "rfc822;Carol@Example.ORG",
-	    "4.4.7 expired after 3 attempts: tmp: Permission denied" },
+	    "4.4.7 expired after 3 attempts: tmp: Permission denied",
+	    DSN_FAILED },
 };
 
 static void
@@ -179,6 +182,7 @@ test_hostile(void)
 	int			 clean = 1;
 
 	report(&rep);
+	memset(&r, 0, sizeof(r));
 	r.final = "b\xc3\xa9" "b+x@ex\xffmple.org";
 	r.orcpt = "rfc822;x\r\nBcc: evil@example.net";
 	r.reason = "5.1.1 remote said \x1b[31m\r\nX-Injected: yes\xc3\xa9";
@@ -284,10 +288,183 @@ test_status(void)
 	ok(strcmp(st, "5.0.0") == 0 && *rest == '\0', "empty");
 }
 
+/* The DSN's lines are CRLF and its Subject is subject. */
+static void
+lines_and_subject(const char *s, size_t len, const char *what,
+    const char *subject)
+{
+	char	 want[128];
+
+	ok(lines_ok(s, len), "%s: CRLF lines", what);
+	(void)snprintf(want, sizeof(want), "\r\nSubject: %s\r\n", subject);
+	ok(strstr(s, want) != NULL, "%s: Subject %s", what, subject);
+}
+
+/* The text between the first "needle" and the next empty line. */
+static char *
+block_of(const char *s, const char *needle)
+{
+	static char	 buf[1024];
+	const char	*p, *e;
+
+	buf[0] = '\0';
+	if ((p = strstr(s, needle)) == NULL)
+		return buf;
+	if ((e = strstr(p, "\r\n\r\n")) == NULL || (size_t)(e - p) >= sizeof(buf))
+		return buf;
+	memcpy(buf, p, (size_t)(e - p));
+	buf[e - p] = '\0';
+	return buf;
+}
+
+static void
+test_delivered(void)
+{
+	struct dsn_report	 rep;
+	struct dsn_rcpt		 r[2] = {
+		{ "bob@example.org", "rfc822;Bob@example.org",
+		    "4.2.0 an old failure", DSN_DELIVERED },
+		{ "carol@example.org", "", "", DSN_DELIVERED },
+	};
+	char			*s, b[64], delim[80];
+	size_t			 len;
+
+	report(&rep);
+	rep.rcpts = r;
+	rep.nrcpts = 2;
+	rep.full = 1;
+	rep.envid = "SUCC-1";
+	rep.retry_until = 1700432000;
+	ok(!dsn_full(&rep), "RET=FULL without a failure: not full");
+	s = build(&rep, ORIG, &len);
+	lines_and_subject(s, len, "delivered",
+	    "Successful Mail Delivery Report");
+	boundary_of(s, b, sizeof(b));
+	(void)snprintf(delim, sizeof(delim), "\r\n--%s\r\n", b);
+	is_int(count(s, delim), 3, "delivered: three parts");
+	is_str(block_of(s, "Original-Recipient: rfc822;Bob"),
+	    "Original-Recipient: rfc822;Bob@example.org\r\n"
+	    "Final-Recipient: rfc822; bob@example.org\r\n"
+	    "Action: delivered\r\nStatus: 2.0.0\r\n"
+	    "Last-Attempt-Date: Tue, 14 Nov 2023 22:15:00 +0000",
+	    "delivered: Action delivered, Status 2.0.0, no Diagnostic-Code, "
+	    "no Will-Retry-Until");
+	is_str(block_of(s, "Final-Recipient: rfc822; carol"),
+	    "Final-Recipient: rfc822; carol@example.org\r\n"
+	    "Action: delivered\r\nStatus: 2.0.0\r\n"
+	    "Last-Attempt-Date: Tue, 14 Nov 2023 22:15:00 +0000",
+	    "delivered: the second recipient in the same DSN");
+	ok(strstr(s, "Original-Envelope-Id: SUCC-1\r\n") != NULL,
+	    "delivered: Original-Envelope-Id");
+	ok(strstr(s, "Your message was delivered to these recipients.\r\n"
+	    "\r\n<bob@example.org>: 2.0.0\r\n<carol@example.org>: 2.0.0\r\n")
+	    != NULL, "delivered: the human part lists both");
+	ok(strstr(s, "could not be delivered") == NULL &&
+	    strstr(s, "not yet") == NULL, "delivered: says nothing else");
+	ok(strstr(s, "Content-Description: Message Headers\r\n"
+	    "Content-Type: text/rfc822-headers\r\n\r\nReceived:") != NULL,
+	    "delivered: the header, not \"undelivered\"");
+	ok(strstr(s, "the secret body") == NULL &&
+	    strstr(s, "message/rfc822") == NULL,
+	    "delivered: no body even for RET=FULL (RFC 3461 4.3)");
+	free(s);
+}
+
+static void
+test_delayed(void)
+{
+	struct dsn_report	 rep;
+	struct dsn_rcpt		 r[3] = {
+		{ "dave@example.org", "", "tmp: Permission denied",
+		    DSN_DELAYED },
+		{ "erin@example.org", "", "4.2.2 mailbox full",
+		    DSN_DELAYED },
+		{ "frank@example.org", "", "5.1.1 what a code", DSN_DELAYED },
+	};
+	char			*s;
+	size_t			 len;
+
+	report(&rep);
+	rep.rcpts = r;
+	rep.nrcpts = 3;
+	rep.full = 1;
+	rep.retry_until = 1700432000;
+	s = build(&rep, ORIG, &len);
+	lines_and_subject(s, len, "delayed",
+	    "Delayed Mail (still being retried)");
+	is_str(block_of(s, "Final-Recipient: rfc822; dave"),
+	    "Final-Recipient: rfc822; dave@example.org\r\n"
+	    "Action: delayed\r\nStatus: 4.0.0\r\n"
+	    "Diagnostic-Code: X-Postern; tmp: Permission denied\r\n"
+	    "Last-Attempt-Date: Tue, 14 Nov 2023 22:15:00 +0000\r\n"
+	    "Will-Retry-Until: Sun, 19 Nov 2023 22:13:20 +0000",
+	    "delayed: Action delayed, 4.0.0 without a code, Will-Retry-Until");
+	ok(strstr(s, "Action: delayed\r\nStatus: 4.2.2\r\n"
+	    "Diagnostic-Code: X-Postern; mailbox full\r\n") != NULL,
+	    "delayed: a 4.x.x code of the reason is its Status");
+	ok(strstr(s, "Action: delayed\r\nStatus: 4.0.0\r\n"
+	    "Diagnostic-Code: X-Postern; what a code\r\n") != NULL,
+	    "delayed: never a 5.x.x Status");
+	ok(strstr(s, "not yet been delivered to these recipients.\r\nThe "
+	    "mail system will keep trying until Sun, 19 Nov 2023 22:13:20 "
+	    "+0000.\r\n") != NULL, "delayed: the human part says until when");
+	ok(strstr(s, "text/rfc822-headers") != NULL &&
+	    strstr(s, "the secret body") == NULL,
+	    "delayed: the header only, even for RET=FULL");
+	free(s);
+
+	rep.retry_until = 0;
+	rep.nrcpts = 1;
+	s = build(&rep, ORIG, &len);
+	ok(strstr(s, "Will-Retry-Until") == NULL && strstr(s,
+	    "will keep trying.\r\n") != NULL, "delayed: no until, none said");
+	free(s);
+}
+
+static void
+test_mixed(void)
+{
+	struct dsn_report	 rep;
+	struct dsn_rcpt		 r[3] = {
+		{ "carol@example.org", "", "", DSN_DELIVERED },
+		{ "bob@example.org", "", "5.2.0 no such mailbox", DSN_FAILED },
+		{ "dave@example.org", "", "tmp: full", DSN_DELAYED },
+	};
+	char			*s, *f, *d, *l;
+	size_t			 len;
+
+	report(&rep);
+	rep.rcpts = r;
+	rep.nrcpts = 3;
+	rep.full = 1;
+	ok(dsn_full(&rep), "RET=FULL with a failure: full");
+	s = build(&rep, ORIG, &len);
+	lines_and_subject(s, len, "mixed: a failure decides",
+	    "Undelivered Mail Returned to Sender");
+	f = strstr(s, "could not be delivered to one recipient");
+	d = strstr(s, "not yet been delivered to one recipient");
+	l = strstr(s, "was delivered to one recipient");
+	ok(f != NULL && d != NULL && l != NULL && f < d && d < l,
+	    "mixed: failed, delayed, delivered in the human part");
+	ok(strstr(s, "Final-Recipient: rfc822; carol@example.org\r\n"
+	    "Action: delivered\r\n") < strstr(s, "Final-Recipient: rfc822; "
+	    "bob@example.org\r\nAction: failed\r\n"),
+	    "mixed: the report keeps the given order");
+	ok(strstr(s, "Action: delayed\r\n") != NULL, "mixed: and the delayed");
+	ok(strstr(s, "Content-Description: Undelivered Message\r\n"
+	    "Content-Type: message/rfc822\r\n") != NULL &&
+	    strstr(s, "the secret body\r\n") != NULL,
+	    "mixed: RET=FULL returns the whole message");
+	free(s);
+}
+
 int
 main(void)
 {
 	test_structure();
+	test_delivered();
+	test_delayed();
+	test_mixed();
 	test_hostile();
 	test_header_cut();
 	test_status();
