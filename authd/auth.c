@@ -107,6 +107,7 @@ auth_tree_find(struct auth_entries *t, const char *address)
 {
 	struct auth_entry	 key;
 
+	memset(&key, 0, sizeof(key));
 	(void)strlcpy(key.address, address, sizeof(key.address));
 	return RB_FIND(auth_entries, t, &key);
 }

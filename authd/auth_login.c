@@ -123,6 +123,7 @@ auth_ip_get(const char *ip, int create)
 {
 	struct auth_ip	 key, *e;
 
+	memset(&key, 0, sizeof(key));
 	(void)strlcpy(key.ip, ip, sizeof(key.ip));
 	if ((e = RB_FIND(auth_ips, &ips, &key)) != NULL || !create)
 		return e;

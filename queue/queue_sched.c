@@ -436,6 +436,7 @@ queue_sched_result(struct imsg *imsg)
 	uint32_t		 status;
 
 	imsg_reader_init(&rd, imsg, "IMSG_MDA_RESULT");
+	memset(&key, 0, sizeof(key));
 	key.id = imsg_read_u64(&rd);
 	status = imsg_read_u32(&rd);
 	imsg_read_str(&rd, reason, sizeof(reason));
@@ -472,6 +473,7 @@ queue_msg_find(const char *msgid)
 {
 	struct queue_msg	 key;
 
+	memset(&key, 0, sizeof(key));
 	if (strlcpy(key.env.msgid, msgid, sizeof(key.env.msgid)) >=
 	    sizeof(key.env.msgid))
 		return NULL;

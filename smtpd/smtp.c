@@ -84,6 +84,7 @@ smtp_session_find(uint64_t id)
 {
 	struct smtp_session	 key;
 
+	memset(&key, 0, sizeof(key));
 	key.id = id;
 	return RB_FIND(smtp_sessions, &sessions, &key);
 }
@@ -93,6 +94,7 @@ smtp_ipcount_get(const char *ip)
 {
 	struct smtp_ipcount	 key;
 
+	memset(&key, 0, sizeof(key));
 	(void)strlcpy(key.ip, ip, sizeof(key.ip));
 	return RB_FIND(smtp_ipcounts, &ipcounts, &key);
 }

@@ -52,6 +52,7 @@ smtp_usage_find(const char *account)
 {
 	struct smtp_usage	 key;
 
+	memset(&key, 0, sizeof(key));
 	(void)strlcpy(key.account, account, sizeof(key.account));
 	return RB_FIND(smtp_usages, &usages, &key);
 }
