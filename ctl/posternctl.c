@@ -294,6 +294,11 @@ cmd_user_password(const char *sock, uint32_t flags, int argc, char **argv)
 static void
 print_qr(const char *text)
 {
+	/* [top dark][bottom dark]: light half blocks are drawn. */
+	static const char *const glyph[2][2] = {
+		{ "\u2588", "\u2580" },
+		{ "\u2584", " " },
+	};
 	QRcode		*qr;
 	int		 x, y, w, top, bot;
 	const int	 quiet = 2;
@@ -310,8 +315,7 @@ print_qr(const char *text)
 			    (qr->data[y * w + x] & 1);
 			bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
 			    (qr->data[(y + 1) * w + x] & 1);
-			fputs(!top && !bot ? "\u2588" : !top ? "\u2580" :
-			    !bot ? "\u2584" : " ", stdout);
+			fputs(glyph[top][bot], stdout);
 		}
 		putchar('\n');
 	}

@@ -269,8 +269,10 @@ netio_call(struct netio *io, netio_cb cb)
 
 	if (cb == NULL)
 		return 1;
+	/* cppcheck-suppress autoVariables ; reset below unless io was freed */
 	io->freed = &freed;
 	cb(io, io->arg);
+	/* cppcheck-suppress knownConditionTrueFalse ; netio_free() sets it */
 	if (freed)
 		return 0;
 	io->freed = NULL;
@@ -281,7 +283,7 @@ static void
 netio_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct netio	*io = arg;
-	ssize_t		 n = 0;
+	ssize_t		 n;
 	int		 had_output;
 
 	if (what & EV_TIMEOUT) {

@@ -202,6 +202,7 @@ sandbox_apply(enum proc_role role)
 	scmp_filter_ctx		 ctx;
 	int			 flags = sandbox_flags(role);
 
+	/* cppcheck-suppress knownConditionTrueFalse ; true in sanitizer builds */
 	if (!sandbox_enabled()) {
 		log_warnx("sanitizer build: %s runs without its seccomp filter",
 		    proc_name(role));

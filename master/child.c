@@ -271,6 +271,7 @@ child_dispatch_peer(struct imsgev *iev, struct imsg *imsg)
 }
 
 static void
+/* cppcheck-suppress constParameter ; an imsgev_closed_fn takes no const */
 child_peer_closed(struct imsgev *iev, int error)
 {
 	enum proc_role	 peer = (enum proc_role)(iev - peer_iev);

@@ -477,11 +477,9 @@ queue_update_prepare(struct queue_msg *m, int *unlinked)
 static void
 queue_update_retry(struct queue_msg *m)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = { QUEUE_SYNC_RETRY, 0 };
 
 	TAILQ_INSERT_TAIL(&sync_retry, m, sync_entry);
-	timerclear(&tv);
-	tv.tv_sec = QUEUE_SYNC_RETRY;
 	if (!evtimer_pending(sync_retry_ev, NULL))
 		evtimer_add(sync_retry_ev, &tv);
 }
@@ -549,12 +547,10 @@ queue_gone_run(int fd, short ev, void *arg)
 static void
 queue_gone_schedule(void)
 {
-	struct timeval	 tv;
+	struct timeval	 tv = { QUEUE_GONE_WAIT, 0 };
 
 	if (TAILQ_EMPTY(&gone) || evtimer_pending(gone_ev, NULL))
 		return;
-	timerclear(&tv);
-	tv.tv_sec = QUEUE_GONE_WAIT;
 	evtimer_add(gone_ev, &tv);
 }
 

@@ -121,7 +121,7 @@ void		 queue_msg_free(struct queue_msg *);
 struct queue_msg *queue_msg_find(const char *);
 struct queue_msg *queue_msg_first(void);
 struct queue_msg *queue_msg_next(struct queue_msg *);
-size_t		 queue_sched_flush(struct queue_msg *);
+size_t		 queue_sched_flush(const struct queue_msg *);
 void		 queue_sched_remove(struct queue_msg *);
 void		 queue_sched_pause(int);
 void		 queue_sched_stats(struct queue_stats *);

@@ -494,7 +494,7 @@ queue_msg_next(struct queue_msg *m)
 
 /* Makes the waiting recipients of m (or of all messages) due now. */
 size_t
-queue_sched_flush(struct queue_msg *m)
+queue_sched_flush(const struct queue_msg *m)
 {
 	struct queue_task	*t, *next;
 	size_t			 n = 0;
