@@ -950,8 +950,13 @@ smtp_session_create_result(struct smtp_session *s, struct imsg *imsg,
 		smtp_process(s);
 		return;
 	}
-	if (!s->file_wait)
-		return;		/* held for the DATA to come */
+	if (!s->file_wait) {
+		/* Held for the DATA to come, unless the transaction it was
+		 * asked for ended (RSET, STARTTLS) before the answer came. */
+		if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
+			smtp_message_reset(s);
+		return;
+	}
 	s->file_wait = 0;
 	if (!ok) {
 		s->waiting = 0;

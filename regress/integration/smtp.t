@@ -332,6 +332,15 @@ try:
     t.is_(c.cmd("RSET")[0], 250, "held file: RSET")
     t.ok(wait_for(lambda: os.listdir(incoming) == []),
          "held file: RSET gives it back")
+    # pipelined, RSET comes before the queue's answer to MAIL's CREATE
+    c.send("MAIL FROM:<a@remote.test>\r\nRSET\r\n")
+    t.is_([c.reply()[0], c.reply()[0]], [250, 250], "held file: MAIL+RSET "
+          "pipelined")
+    # the queue's answer comes within milliseconds; a file kept for a
+    # transaction that is over would stay until QUIT
+    time.sleep(0.5)
+    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+         "held file: an answer after the RSET is given back at once")
     c.cmd("MAIL FROM:<a@remote.test>")
     c.cmd("QUIT")
     t.ok(wait_for(lambda: os.listdir(incoming) == []),
