@@ -722,9 +722,10 @@ queue_recover(void)
 
 	if (spool_recover(queue_recovered, queue_corrupt, NULL, &rec) == -1)
 		fatal("queue recovery");
-	log_info("queue recovered after a%s stop: %zu messages (%zu sums "
+	log_info("queue recovered (%s): %zu messages (%zu sums "
 	    "checked), %zu unfinished receptions and %zu orphans removed, "
-	    "%zu corrupt", rec.clean ? " clean" : "n unclean", rec.loaded,
+	    "%zu corrupt", rec.clean ? "the last stop was clean" :
+	    "no clean stop recorded", rec.loaded,
 	    rec.verified, rec.incoming, rec.orphans, rec.corrupt);
 	log_event_begin(&ev, "queue.recover");
 	log_event_add(&ev, "messages", "%zu", rec.loaded);
