@@ -167,15 +167,20 @@ static void
 mda_batch_run(int fd, short ev, void *arg)
 {
 	struct mda_job	*job;
+	int		 error;
 
-	if (syncset_flush(&ss) == -1)
+	if (syncset_flush(&ss) == -1) {
+		error = errno;	/* a failing job's unlink may change errno */
 		TAILQ_FOREACH(job, &batch, entry)
-			maildir_job_fail(&job->mj, "sync tmp/", errno);
+			maildir_job_fail(&job->mj, "sync tmp/", error);
+	}
 	TAILQ_FOREACH(job, &batch, entry)
 		maildir_job_publish(&job->mj, &ss);
-	if (syncset_flush(&ss) == -1)
+	if (syncset_flush(&ss) == -1) {
+		error = errno;
 		TAILQ_FOREACH(job, &batch, entry)
-			maildir_job_fail(&job->mj, "sync new/", errno);
+			maildir_job_fail(&job->mj, "sync new/", error);
+	}
 	while ((job = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, job, entry);
 		maildir_job_finish(&job->mj);
