@@ -1336,38 +1336,32 @@ fail:
 	return -1;
 }
 
+/* fd (taken) and the spool's root made durable with fsync. */
 static int
-spool_fsync_root(void)
+spool_sync_root(int fd)
 {
-	int	 fd, r, saved;
+	struct syncset	 ss;
+	int		 r;
 
-	if ((fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
+	(void)syncset_init(&ss, SYNCSET_FILES, -1);
+	if (fd != -1)
+		(void)syncset_add(&ss, fd);
+	(void)syncset_add_path(&ss, AT_FDCWD, ".");
+	r = syncset_flush(&ss);
+	syncset_free(&ss);
 	return r;
 }
 
 int
 spool_mark_clean(void)
 {
-	int	 fd, saved;
+	int	 fd;
 
 	fd = open(SPOOL_CLEAN, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (fd == -1)
 		return -1;
-	if (fsync(fd) == -1) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	if (close(fd) == -1)
-		return -1;
-	return spool_fsync_root();
+	return spool_sync_root(fd);
 }
 
 /*
@@ -1380,7 +1374,7 @@ spool_take_clean(struct spool_recovery *rec)
 	if (unlink(SPOOL_CLEAN) == -1)
 		return errno == ENOENT ? 0 : -1;
 	rec->clean = 1;
-	return spool_fsync_root();
+	return spool_sync_root(-1);
 }
 
 int

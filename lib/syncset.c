@@ -112,11 +112,17 @@ syncset_add(struct syncset *s, int fd)
 	return -1;
 }
 
+/* Looks at fd itself first: one the set already covers is not dup'd. */
 int
 syncset_add_dup(struct syncset *s, int fd)
 {
-	int	 nfd;
+	struct stat	 st;
+	int		 nfd;
 
+	if (fstat(fd, &st) == 0 && syncset_covered(s, &st)) {
+		s->added++;
+		return 0;
+	}
 	if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		if (s->error == 0)
 			s->error = errno;
