@@ -30,7 +30,8 @@ static void	imsgev_disable(struct imsgev *);
 static void	imsgev_fail(struct imsgev *, int);
 static int	imsgev_deliver(struct imsgev *);
 static int	imsgev_read(struct imsgev *);
-static void	imsgev_dispatch(evutil_socket_t, short, void *);
+static void	imsgev_on_read(evutil_socket_t, short, void *);
+static void	imsgev_on_write(evutil_socket_t, short, void *);
 
 void
 imsgev_init(struct imsgev *iev, struct event_base *base, int fd,
@@ -50,38 +51,48 @@ imsgev_init(struct imsgev *iev, struct event_base *base, int fd,
 	iev->name = name;
 	iev->arg = arg;
 	iev->base = base;
+	if (event_assign(&iev->rev, base, fd, EV_READ | EV_PERSIST,
+	    imsgev_on_read, iev) == -1 ||
+	    event_assign(&iev->wev, base, fd, EV_WRITE | EV_PERSIST,
+	    imsgev_on_write, iev) == -1 ||
+	    event_add(&iev->rev, NULL) == -1)
+		fatalx("%s: cannot register the channel's events", name);
+	iev->events = EV_READ;
 	iev->state = IMSGEV_ACTIVE;
-	imsgev_update(iev);
 }
 
-/* Registers EV_READ, plus EV_WRITE while frames are queued. */
+/*
+ * EV_READ stays registered; EV_WRITE is added while frames are queued.
+ * Two events rather than one re-registered: with epoll, arming and
+ * dropping EV_WRITE is then one epoll_ctl(2) each, and nothing at all
+ * when the queue does not change.
+ */
 static void
 imsgev_update(struct imsgev *iev)
 {
-	short	 events;
+	int	 queued;
 
 	if (iev->state != IMSGEV_ACTIVE)
 		return;
-	events = EV_READ;
-	if (imsgbuf_queued(&iev->ibuf) > 0)
-		events |= EV_WRITE;
-	if (events == iev->events)
-		return;
-	if (iev->events != 0)
-		(void)event_del(&iev->ev);
-	iev->events = 0;
-	if (event_assign(&iev->ev, iev->base, iev->ibuf.fd,
-	    events | EV_PERSIST, imsgev_dispatch, iev) == -1 ||
-	    event_add(&iev->ev, NULL) == -1)
-		fatalx("%s: cannot register the channel's event", iev->name);
-	iev->events = events;
+	queued = imsgbuf_queued(&iev->ibuf) > 0;
+	if (queued && !(iev->events & EV_WRITE)) {
+		if (event_add(&iev->wev, NULL) == -1)
+			fatalx("%s: cannot register the channel's event",
+			    iev->name);
+		iev->events |= EV_WRITE;
+	} else if (!queued && (iev->events & EV_WRITE)) {
+		(void)event_del(&iev->wev);
+		iev->events &= ~EV_WRITE;
+	}
 }
 
 static void
 imsgev_disable(struct imsgev *iev)
 {
-	if (iev->events != 0)
-		(void)event_del(&iev->ev);
+	if (iev->events & EV_READ)
+		(void)event_del(&iev->rev);
+	if (iev->events & EV_WRITE)
+		(void)event_del(&iev->wev);
 	iev->events = 0;
 }
 
@@ -142,22 +153,39 @@ imsgev_read(struct imsgev *iev)
 	return imsgev_deliver(iev);
 }
 
-/*
- * Reads first, so that what a dying peer said last is delivered before
- * its end is reported.
- */
 static void
-imsgev_dispatch(evutil_socket_t fd, short what, void *arg)
+imsgev_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct imsgev	*iev = arg;
 
 	(void)fd;
+	(void)what;
 	if (iev->state != IMSGEV_ACTIVE)
 		return;
-	if ((what & EV_READ) && imsgev_read(iev) == -1)
+	if (imsgev_read(iev) == -1)
 		return;
-	if ((what & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1) {
-		imsgev_fail(iev, errno);
+	imsgev_update(iev);
+}
+
+/*
+ * A failed write reads first, so that what a dying peer said last is
+ * delivered before its end is reported.
+ */
+static void
+imsgev_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct imsgev	*iev = arg;
+	int		 error;
+
+	(void)fd;
+	(void)what;
+	if (iev->state != IMSGEV_ACTIVE)
+		return;
+	if (imsgbuf_write(&iev->ibuf) == -1) {
+		error = errno;
+		if (imsgev_read(iev) == -1)
+			return;
+		imsgev_fail(iev, error);
 		return;
 	}
 	imsgev_update(iev);

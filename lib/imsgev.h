@@ -42,7 +42,8 @@ typedef void	(*imsgev_closed_fn)(struct imsgev *, int error);
 
 struct imsgev {
 	struct imsgbuf		 ibuf;
-	struct event		 ev;
+	struct event		 rev;		/* EV_READ, while active */
+	struct event		 wev;		/* EV_WRITE, while queued */
 	short			 events;	/* registered; 0 when off */
 	imsgev_handler_fn	 handler;
 	imsgev_closed_fn	 closed;

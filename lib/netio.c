@@ -23,9 +23,11 @@
 #define NETIO_OUT_MIN	4096
 
 static void	netio_update(struct netio *);
+static void	netio_disarm(struct netio *);
 static void	netio_event(evutil_socket_t, short, void *);
 static int	netio_accept_tls(struct netio *, struct tls *);
 static int	netio_call(struct netio *, netio_cb);
+static int	netio_flush(struct netio *);
 
 struct netio *
 netio_new(struct event_base *base, int fd, size_t inmax, netio_cb on_input,
@@ -45,7 +47,12 @@ netio_new(struct event_base *base, int fd, size_t inmax, netio_cb on_input,
 	io->want_read = 1;
 	io->handshake_done = 1;
 	io->timeout_sec = 300;
-	if ((io->ev = event_new(base, fd, 0, netio_event, io)) == NULL) {
+	if ((io->rev = event_new(base, fd, EV_READ | EV_PERSIST, netio_event,
+	    io)) == NULL ||
+	    (io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, netio_event,
+	    io)) == NULL) {
+		if (io->rev != NULL)
+			event_free(io->rev);
 		free(io);
 		return NULL;
 	}
@@ -60,7 +67,8 @@ netio_free(struct netio *io)
 		return;
 	if (io->freed != NULL)
 		*io->freed = 1;
-	event_free(io->ev);
+	event_free(io->rev);
+	event_free(io->wev);
 	if (io->tls != NULL) {
 		(void)tls_close(io->tls);
 		tls_free(io->tls);
@@ -74,6 +82,9 @@ netio_free(struct netio *io)
 void
 netio_set_timeout(struct netio *io, int seconds)
 {
+	/* Only dropping the timer needs the events registered afresh. */
+	if (seconds <= 0 && io->timeout_sec > 0)
+		netio_disarm(io);
 	io->timeout_sec = seconds;
 	netio_update(io);
 }
@@ -103,20 +114,51 @@ netio_wanted(struct netio *io)
 }
 
 static void
+netio_disarm(struct netio *io)
+{
+	if (io->armed & EV_READ)
+		event_del(io->rev);
+	if (io->armed & EV_WRITE)
+		event_del(io->wev);
+	io->armed = 0;
+}
+
+/* Adds ev (restarting its timer) if flag is wanted, or deletes it. */
+static void
+netio_arm(struct netio *io, struct event *ev, short flag, short want,
+    const struct timeval *tv)
+{
+	if (want & flag) {
+		event_add(ev, tv);
+		io->armed |= flag;
+	} else if (io->armed & flag) {
+		event_del(ev);
+		io->armed &= ~flag;
+	}
+}
+
+/*
+ * Registers the events netio_wanted() says and restarts the idle
+ * timeout.  Reading and writing are separate events, so that with epoll
+ * arming EV_WRITE is one epoll_ctl(2) and re-adding a pending event only
+ * restarts its timer.  Inside netio_event the update waits for the end
+ * of the callback, which makes it once with what the engine did.
+ */
+static void
 netio_update(struct netio *io)
 {
 	struct timeval	 tv;
-	short		 ev = netio_wanted(io);
+	short		 ev;
 
-	event_del(io->ev);
-	if (ev == 0)
+	if (io->in_event)
 		return;
-	event_assign(io->ev, io->base, io->fd, ev | EV_PERSIST, netio_event,
-	    io);
+	ev = netio_wanted(io);
 	tv.tv_sec = io->timeout_sec;
 	tv.tv_usec = 0;
-	event_add(io->ev, io->timeout_sec > 0 ? &tv : NULL);
-	io->events = ev;
+	netio_arm(io, io->rev, EV_READ, ev, io->timeout_sec > 0 ? &tv : NULL);
+	netio_arm(io, io->wev, EV_WRITE, ev, io->timeout_sec > 0 ? &tv : NULL);
+	if (ev != 0)
+		io->events = ev;
 }
 
 /* Calls the error callback once; the engine normally frees io there. */
@@ -127,7 +169,7 @@ netio_fail(struct netio *io, enum netio_error e, const char *msg)
 		io->eof = 1;
 	else
 		io->error = 1;
-	event_del(io->ev);
+	netio_disarm(io);
 	io->on_error(io, io->arg, e, msg);
 }
 
@@ -279,12 +321,34 @@ netio_call(struct netio *io, netio_cb cb)
 	return 1;
 }
 
+/*
+ * Writes what it can, then starts a pending TLS handshake or tells the
+ * engine that the output drained.  -1 when the caller must stop: io
+ * failed (and may be freed) or the handshake took over.
+ */
+static int
+netio_flush(struct netio *io)
+{
+	int	 had_output = io->outlen > io->outoff;
+
+	if (netio_write_some(io) == -1)
+		return -1;
+	if (io->outlen == 0 && io->tls_pending != NULL) {
+		io->paused = 0;
+		if (netio_accept_tls(io, io->tls_pending) == -1)
+			netio_fail(io, NETIO_TLSERR, "tls accept");
+		return -1;
+	}
+	if (had_output && io->outlen == 0 && !netio_call(io, io->on_drained))
+		return -1;
+	return 0;
+}
+
 static void
 netio_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct netio	*io = arg;
 	ssize_t		 n;
-	int		 had_output;
 
 	if (what & EV_TIMEOUT) {
 		netio_fail(io, NETIO_TIMEOUT, "timeout");
@@ -294,20 +358,8 @@ netio_event(evutil_socket_t fd, short what, void *arg)
 		netio_handshake(io);
 		return;
 	}
-	if (what & EV_WRITE) {
-		had_output = io->outlen > io->outoff;
-		if (netio_write_some(io) == -1)
-			return;
-		if (io->outlen == 0 && io->tls_pending != NULL) {
-			io->paused = 0;
-			if (netio_accept_tls(io, io->tls_pending) == -1)
-				netio_fail(io, NETIO_TLSERR, "tls accept");
-			return;
-		}
-		if (had_output && io->outlen == 0 &&
-		    !netio_call(io, io->on_drained))
-			return;
-	}
+	if ((what & EV_WRITE) && netio_flush(io) == -1)
+		return;
 	if ((what & EV_READ) && !io->paused) {
 		if ((n = netio_read_some(io)) == -1)
 			return;
@@ -316,7 +368,19 @@ netio_event(evutil_socket_t fd, short what, void *arg)
 		    io->inlen - io->inoff < io->inmax)
 			if ((n = netio_read_some(io)) == -1)
 				return;
-		if (io->inlen > io->inoff && !netio_call(io, io->on_input))
+		if (io->inlen > io->inoff) {
+			io->in_event = 1;
+			if (!netio_call(io, io->on_input))
+				return;
+			io->in_event = 0;
+		}
+		/*
+		 * The replies go out now rather than at the next turn of the
+		 * loop: usually the socket takes them, and EV_WRITE is never
+		 * registered.
+		 */
+		if (io->outlen > io->outoff && io->handshake_done &&
+		    netio_flush(io) == -1)
 			return;
 	}
 	netio_update(io);
@@ -443,7 +507,7 @@ netio_write(struct netio *io, const void *data, size_t len)
 	}
 	memcpy(io->out + io->outlen, data, len);
 	io->outlen += len;
-	if (!(io->events & EV_WRITE) && io->handshake_done)
+	if (!(io->armed & EV_WRITE) && io->handshake_done)
 		netio_update(io);
 	return 0;
 }

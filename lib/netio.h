@@ -45,9 +45,12 @@ struct netio {
 	struct tls		*tls;		/* after netio_starttls */
 	int			 handshake_done;
 	struct tls		*tls_pending;	/* starttls once drained */
-	struct event		*ev;
+	struct event		*rev;
+	struct event		*wev;
 	struct event_base	*base;
-	short			 events;	/* what ev waits for now */
+	short			 events;	/* what the TLS handshake waits for */
+	short			 armed;		/* rev, wev registered */
+	int			 in_event;	/* in on_input */
 	int			 want_read;	/* the engine wants input */
 	int			 paused;	/* reading suspended */
 

@@ -21,11 +21,18 @@
 static struct event_base	*base;
 static int			 inputs, drained, errors;
 static enum netio_error		 last_error;
+static const char		*reply;		/* on_input answers this */
+static int			 reply_pause;	/* and then pauses */
 
 static void
 on_input(struct netio *io, void *arg)
 {
 	inputs++;
+	if (reply != NULL) {
+		netio_discard_input(io);
+		netio_printf(io, "%s", reply);
+		netio_pause(io, reply_pause);
+	}
 	event_base_loopbreak(base);
 }
 
@@ -207,6 +214,51 @@ test_timeout(void)
 	close(peer);
 }
 
+/*
+ * A reply written by on_input leaves before netio_event returns: the
+ * socket takes it at once, so EV_WRITE is never registered.
+ */
+static void
+test_reply_in_callback(void)
+{
+	struct netio	*io;
+	char		 buf[64];
+	int		 peer;
+	ssize_t		 n;
+
+	io = pair(&peer, 4096);
+	reply = "250 ok\r\n";
+	reply_pause = 0;
+	drained = 0;
+	send_all(peer, "NOOP\r\n", 6);
+	pump();
+	n = read(peer, buf, sizeof(buf));
+	ok(n == 8 && memcmp(buf, "250 ok\r\n", 8) == 0,
+	    "the reply left during the input callback");
+	is_int(netio_pending(io), 0, "nothing left to write");
+	is_int(drained, 1, "drained reported for it");
+	is_int(io->armed, EV_READ, "only EV_READ registered afterwards");
+	reply_pause = 1;
+	send_all(peer, "RCPT\r\n", 6);
+	pump();
+	n = read(peer, buf, sizeof(buf));
+	ok(n == 8, "a paused session's reply leaves too");
+	is_int(io->armed, 0, "paused with nothing to write: no event");
+	netio_pause(io, 0);
+	is_int(io->armed, EV_READ, "resumed: EV_READ again");
+	reply = NULL;
+	netio_printf(io, "221 bye\r\n");
+	is_int(io->armed, EV_READ | EV_WRITE,
+	    "a write outside a callback registers EV_WRITE");
+	drained = 0;
+	pump();
+	n = read(peer, buf, sizeof(buf));
+	ok(n == 9 && drained == 1, "and is written by the loop");
+	is_int(io->armed, EV_READ, "EV_WRITE dropped once drained");
+	netio_free(io);
+	close(peer);
+}
+
 int
 main(void)
 {
@@ -215,6 +267,7 @@ main(void)
 	test_overlong();
 	test_blocks_and_output();
 	test_timeout();
+	test_reply_in_callback();
 	event_base_free(base);
 	return done_testing();
 }
