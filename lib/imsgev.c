@@ -208,6 +208,16 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid,
 }
 
 void
+imsgev_flush(struct imsgev *iev)
+{
+	if (iev->state != IMSGEV_ACTIVE || imsgbuf_queued(&iev->ibuf) == 0)
+		return;
+	/* An error shows again in imsgev_on_write, which reports it. */
+	(void)imsgbuf_write(&iev->ibuf);
+	imsgev_update(iev);
+}
+
+void
 imsgev_xcompose(struct imsgev *iev, uint32_t type, uint32_t peerid,
     pid_t pid, int fd, const void *data, size_t len)
 {

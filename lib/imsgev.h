@@ -73,6 +73,13 @@ int	 imsgev_compose(struct imsgev *, uint32_t type, uint32_t peerid,
 void	 imsgev_xcompose(struct imsgev *, uint32_t type, uint32_t peerid,
 	    pid_t pid, int fd, const void *data, size_t len);
 /*
+ * Writes what the socket takes of the queued frames now, instead of at
+ * the next turn of the loop: for an answer that should not wait behind
+ * the caller's next piece of work.  Never fails and never calls closed;
+ * an error is reported by the loop as usual.
+ */
+void	 imsgev_flush(struct imsgev *);
+/*
  * Deletes the event, frees the buffers (dropping unsent frames), closes
  * the fd.  Safe from handler and closed, and more than once.
  */

@@ -559,10 +559,12 @@ struct queue_pass {
 	struct queue_commits	 commits;
 	struct queue_syncs	 updates;
 	struct queue_syncs	 removed;	/* envelope unlinked */
+	struct queue_syncs	 later;		/* removals after the answers */
 	int			 ncommits;	/* still going */
 	int			 nupdates;
 	int			 nremoved;
 	int			 failed_dir;	/* not durable */
+	int			 gone_durable;	/* the gone list may go */
 };
 
 static void
@@ -589,6 +591,18 @@ queue_pass_prepare(struct queue_pass *p)
 	}
 	for (m = TAILQ_FIRST(&p->updates); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, sync_entry);
+		/*
+		 * smtp waits for the commits; a removal can wait until
+		 * the answers are out, but only once, or a steady stream
+		 * of commits would put it off for ever.
+		 */
+		if (p->ncommits > 0 && queue_msg_obsolete(m) &&
+		    !m->sync_deferred) {
+			m->sync_deferred = 1;
+			TAILQ_REMOVE(&p->updates, m, sync_entry);
+			TAILQ_INSERT_TAIL(&p->later, m, sync_entry);
+			continue;
+		}
 		unlinked = 0;
 		if (queue_update_prepare(m, &unlinked) == -1) {
 			TAILQ_REMOVE(&p->updates, m, sync_entry);
@@ -630,7 +644,8 @@ queue_pass_install(struct queue_pass *p)
 		queue_pass_fail_commits(p);
 		return;
 	}
-	queue_gone_remove();
+	/* Everything on the gone list was unlinked before this barrier. */
+	p->gone_durable = 1;
 }
 
 /*
@@ -681,6 +696,7 @@ queue_sync_run(int fd, short ev, void *arg)
 	TAILQ_INIT(&p.commits);
 	TAILQ_INIT(&p.updates);
 	TAILQ_INIT(&p.removed);
+	TAILQ_INIT(&p.later);
 	TAILQ_CONCAT(&p.commits, &commits, commit_entry);
 	TAILQ_CONCAT(&p.updates, &syncs, sync_entry);
 	if (TAILQ_EMPTY(&p.commits) && TAILQ_EMPTY(&p.updates))
@@ -692,6 +708,15 @@ queue_sync_run(int fd, short ev, void *arg)
 	log_debug("sync pass: %d commits, %d updates, %d removals",
 	    p.ncommits, p.nupdates, p.nremoved);
 	queue_pass_finish(&p);
+	/* The answers leave before the unlinks that can wait. */
+	if (p.ncommits > 0)
+		imsgev_flush(child_peer(PROC_SMTP));
+	if (p.gone_durable)
+		queue_gone_remove();
+	if (!TAILQ_EMPTY(&p.later)) {
+		TAILQ_CONCAT(&syncs, &p.later, sync_entry);
+		queue_sync_schedule();
+	}
 }
 
 /* Start-up. */

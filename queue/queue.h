@@ -83,6 +83,7 @@ struct queue_msg {
 	struct queue_task	*tasks;		/* env.nrcpts of them */
 	int			 inflight;	/* tasks at mda */
 	int			 on_sync;
+	int			 sync_deferred;	/* a removal put off once */
 	int			 removing;	/* queue remove */
 };
 

@@ -1455,6 +1455,42 @@ test_imsgev_fd(void)
 	is_int(count_fds(), before, "no fd leaked through imsgev");
 }
 
+/* imsgev_flush sends at once, without the loop, and drops EV_WRITE. */
+static void
+test_imsgev_flush(void)
+{
+	struct event_base	*base;
+	struct imsgev		 a;
+	struct imsgbuf		 r;
+	struct imsg		 imsg;
+	int			 sv[2], got = 0;
+	ssize_t			 n;
+
+	if ((base = event_base_new()) == NULL)
+		die("event_base_new");
+	xsocketpair(sv);
+	imsgev_init(&a, base, sv[0], "a", NULL, NULL, NULL);
+	imsgev_xcompose(&a, 7, 0, 0, -1, "hi", 2);
+	is_int(a.events, EV_READ | EV_WRITE, "composed: EV_WRITE armed");
+	imsgev_flush(&a);
+	is_int(a.events, EV_READ, "flushed: EV_WRITE dropped");
+	if (imsgbuf_init(&r, sv[1]) == -1)
+		die("imsgbuf_init");
+	n = imsgbuf_read(&r);
+	if (n > 0 && imsg_get(&r, &imsg) == 1) {
+		got = imsg.hdr.type == 7 &&
+		    imsg.hdr.len == IMSG_HEADER_SIZE + 2;
+		imsg_free(&imsg);
+	}
+	ok(got, "the frame is there before the loop ran");
+	imsgev_flush(&a);
+	is_int(a.events, EV_READ, "flushing an empty queue changes nothing");
+	imsgbuf_clear(&r);
+	close(sv[1]);
+	imsgev_clear(&a);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -1483,6 +1519,7 @@ main(void)
 	test_imsgev_selfclear();
 	test_imsgev_closed();
 	test_imsgev_fd();
+	test_imsgev_flush();
 	is_int(count_fds(), fds, "no fd leaked overall");
 	return done_testing();
 }
