@@ -182,7 +182,10 @@ int		 spool_setup(void);
 /*
  * Creates incoming/<msgid> (O_EXCL, 0600) with a fresh msgid that is not
  * in use in messages/ or envelopes/ either; returns a writable fd and
- * fills msgid (SPOOL_MSGID_SIZE bytes), or -1.
+ * fills msgid (SPOOL_MSGID_SIZE bytes), or -1.  Also creates an empty
+ * envelopes/<msgid>.tmp for the commit, if it can: whoever gives the
+ * message up unlinks that too (spool_unlink(SPOOL_ENVELOPES, msgid,
+ * ".tmp")), and recovery removes any left over.
  */
 int		 spool_create(char *msgid, size_t);
 

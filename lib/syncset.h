@@ -72,7 +72,10 @@ int	 syncset_init(struct syncset *, enum syncset_mode, int rootfd);
 int	 syncset_add(struct syncset *, int fd);
 /* Adds a new fd on the file or directory fd already names (dup). */
 int	 syncset_add_dup(struct syncset *, int fd);
-/* Opens path (relative to dirfd) read-only and adds it. */
+/*
+ * Opens path (relative to dirfd) read-only and adds it; a path the set
+ * already covers is only looked at (fstatat), not opened.
+ */
 int	 syncset_add_path(struct syncset *, int dirfd, const char *path);
 /*
  * Syncs and empties the set: 0, or -1 with errno (the set is empty).

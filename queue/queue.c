@@ -381,6 +381,8 @@ queue_abort(struct imsg *imsg)
 	in = queue_incoming_get(msgid, "ABORT");
 	if (spool_unlink(SPOOL_INCOMING, msgid, "") == -1)
 		log_warn("incoming/%s", msgid);
+	if (spool_unlink(SPOOL_ENVELOPES, msgid, ".tmp") == -1)
+		log_warn("envelopes/%s.tmp", msgid);
 	queue_incoming_free(in);
 }
 

@@ -465,6 +465,7 @@ queue_dsn_write(struct queue_dsn *d, struct spool_envelope *env)
 		errno = saved;
 		log_warn("DSN for %s: incoming/%s", m->env.msgid, env->msgid);
 		(void)spool_unlink(SPOOL_INCOMING, env->msgid, "");
+		(void)spool_unlink(SPOOL_ENVELOPES, env->msgid, ".tmp");
 		goto fail;
 	}
 	env->size = len;

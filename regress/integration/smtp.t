@@ -324,14 +324,22 @@ try:
     # no DATA used goes back, whether the transaction is reset, the
     # session quits or the client just drops the connection.
     incoming = os.path.join(STATE, "queue", "incoming")
+    envelopes = os.path.join(STATE, "queue", "envelopes")
+
+    def tmps():
+        return [n for n in os.listdir(envelopes) if n.endswith(".tmp")]
     t.ok(wait_for(lambda: os.listdir(incoming) == []), "incoming/ empty")
     c = session()
     t.is_(c.cmd("MAIL FROM:<a@remote.test>")[0], 250, "held file: MAIL")
     t.ok(wait_for(lambda: len(os.listdir(incoming)) == 1),
          "held file: MAIL makes one file in incoming/")
+    t.ok(wait_for(lambda: len(tmps()) == 1),
+         "held file: and an empty envelopes/ID.tmp for the commit")
     t.is_(c.cmd("RSET")[0], 250, "held file: RSET")
     t.ok(wait_for(lambda: os.listdir(incoming) == []),
          "held file: RSET gives it back")
+    t.ok(wait_for(lambda: tmps() == []),
+         "held file: and the envelope's .tmp made with it")
     # pipelined, RSET comes before the queue's answer to MAIL's CREATE
     c.send("MAIL FROM:<a@remote.test>\r\nRSET\r\n")
     t.is_([c.reply()[0], c.reply()[0]], [250, 250], "held file: MAIL+RSET "
@@ -348,7 +356,7 @@ try:
     c = session()
     c.send("MAIL FROM:<a@remote.test>\r\n")
     c.close()
-    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+    t.ok(wait_for(lambda: os.listdir(incoming) == [] and tmps() == []),
          "held file: a dropped connection gives it back")
     c = session()
     c.cmd("MAIL FROM:<a@remote.test>")
@@ -357,7 +365,7 @@ try:
     c.send(msg("held file") + "\r\n.\r\n")
     t.is_(c.reply()[0], 250, "held file: the message is accepted")
     c.cmd("QUIT")
-    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+    t.ok(wait_for(lambda: os.listdir(incoming) == [] and tmps() == []),
          "held file: nothing left behind")
 
     tls = [e for e in srv.read_events() if e["event"] == "smtp.tls"]

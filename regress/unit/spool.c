@@ -427,6 +427,11 @@ test_commit_files(void)
 	(void)snprintf(path, sizeof(path), "incoming/%s", msgid);
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
 	    "the incoming file is 0600");
+	(void)snprintf(path, sizeof(path), "envelopes/%s.tmp", msgid);
+	ok(stat(path, &st) == 0 && st.st_size == 0 &&
+	    (st.st_mode & 0777) == 0600,
+	    "create makes the envelope's empty .tmp ahead of the commit");
+	(void)snprintf(path, sizeof(path), "incoming/%s", msgid);
 	if (write(fd, "Subject: x\r\n\r\nhi\r\n", 18) != 18)
 		die("write");
 	close(fd);

@@ -7,7 +7,9 @@
  * crash.t kills the daemon around these barriers.
  */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +46,20 @@ static int
 is_closed(int fd)
 {
 	return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+/* A UNIX socket bound at name: open(2) fails on it with ENXIO. */
+static void
+mksock(const char *name)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd;
+
+	(void)strlcpy(sun.sun_path, name, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		die("bind");
+	close(fd);
 }
 
 static void
@@ -101,6 +117,11 @@ test_filesystem(void)
 	    "filesystem: one syncfs for all three");
 	ok(syncset_flush(&ss) == 0 && ss.flushes == 1,
 	    "filesystem: nothing added, no syncfs");
+	mksock("sock");
+	ok(syncset_add_path(&ss, AT_FDCWD, "sock") == 0 &&
+	    syncset_flush(&ss) == 0 && ss.flushes == 2,
+	    "filesystem: a covered path is looked at, not opened (a socket, "
+	    "which open(2) refuses, is fine)");
 
 	if ((proc = open("/proc/self", O_RDONLY | O_DIRECTORY)) == -1)
 		die("/proc/self");
@@ -110,7 +131,7 @@ test_filesystem(void)
 	    "filesystem: another file system, twice");
 	is_int((long long)syncset_count(&ss), 3, "filesystem: three added");
 	ok(syncset_flush(&ss) == 0, "filesystem: flush");
-	is_int((long long)ss.flushes, 3,
+	is_int((long long)ss.flushes, 4,
 	    "filesystem: one more syncfs each for the root and /proc");
 	ok(!is_closed(root), "filesystem: the root fd stays open");
 	syncset_free(&ss);
@@ -168,6 +189,7 @@ main(void)
 	(void)unlink("f");
 	(void)unlink("g");
 	(void)unlink("h");
+	(void)unlink("sock");
 	if (chdir("/") == -1 || rmdir(topdir) == -1)
 		die("cleanup");
 	return done_testing();
