@@ -146,19 +146,19 @@ spool_exists(const char *dir, const char *name, const char *suffix)
 }
 
 /*
- * Creates the empty envelopes/<msgid>.tmp that the commit will write:
+ * Creates the empty envelopes/<name>.tmp that the commit will write:
  * allocating an inode can take a good part of a millisecond (ext4
  * without a journal skips every recently freed inode), better spent
- * while the client still sends RCPT and DATA than while it waits for
- * its 250.  Best effort: the commit creates the file if it is missing.
+ * ahead than while the client waits for its 250.  Best effort: the
+ * commit creates the file if it is missing.
  */
 static void
-spool_precreate_envelope(const char *msgid)
+spool_precreate_envelope(const char *name)
 {
 	char	 path[SPOOL_PATH_MAX];
 	int	 fd;
 
-	if (spool_path(path, sizeof(path), SPOOL_ENVELOPES, msgid, ".tmp") ==
+	if (spool_path(path, sizeof(path), SPOOL_ENVELOPES, name, ".tmp") ==
 	    -1)
 		return;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
@@ -166,9 +166,11 @@ spool_precreate_envelope(const char *msgid)
 		(void)close(fd);
 }
 
-int
-spool_create(char *msgid, size_t sz)
+/* spool_create, with prefix before the msgid in both file names. */
+static int
+spool_create_as(const char *prefix, char *msgid, size_t sz)
 {
+	char	 name[SPOOL_MSGID_SIZE + sizeof(SPOOL_SPARE)];
 	char	 path[SPOOL_PATH_MAX];
 	int	 fd, i, r1, r2;
 
@@ -179,13 +181,17 @@ spool_create(char *msgid, size_t sz)
 			return -1;
 		if (r1 || r2)
 			continue;
-		if (spool_path(path, sizeof(path), SPOOL_INCOMING, msgid, "") ==
-		    -1)
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", prefix,
+		    msgid) >= sizeof(name) ||
+		    spool_path(path, sizeof(path), SPOOL_INCOMING, name, "") ==
+		    -1) {
+			errno = ENAMETOOLONG;
 			return -1;
+		}
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 		if (fd != -1) {
-			spool_precreate_envelope(msgid);
+			spool_precreate_envelope(name);
 			return fd;
 		}
 		if (errno != EEXIST)
@@ -193,6 +199,63 @@ spool_create(char *msgid, size_t sz)
 	}
 	errno = EEXIST;
 	return -1;
+}
+
+int
+spool_create(char *msgid, size_t sz)
+{
+	return spool_create_as("", msgid, sz);
+}
+
+int
+spool_spare_make(char *msgid, size_t sz)
+{
+	return spool_create_as(SPOOL_SPARE, msgid, sz);
+}
+
+/* dir/spare-<msgid><suffix> -> dir/<msgid><suffix>, never replacing. */
+static int
+spool_spare_move(const char *dir, const char *msgid, const char *suffix)
+{
+	char	 name[SPOOL_MSGID_SIZE + sizeof(SPOOL_SPARE)];
+	char	 from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX];
+	int	 r;
+
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", SPOOL_SPARE,
+	    msgid) >= sizeof(name) ||
+	    spool_path(from, sizeof(from), dir, name, suffix) == -1 ||
+	    spool_path(to, sizeof(to), dir, msgid, suffix) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((r = spool_exists(dir, msgid, suffix)) != 0) {
+		if (r == 1)
+			errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+int
+spool_spare_take(const char *msgid)
+{
+	if (spool_spare_move(SPOOL_INCOMING, msgid, "") == -1)
+		return -1;
+	/* Best effort, as at creation: the commit makes one if need be. */
+	(void)spool_spare_move(SPOOL_ENVELOPES, msgid, ".tmp");
+	return 0;
+}
+
+void
+spool_spare_drop(const char *msgid)
+{
+	char	 name[SPOOL_MSGID_SIZE + sizeof(SPOOL_SPARE)];
+
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", SPOOL_SPARE,
+	    msgid) >= sizeof(name))
+		return;
+	(void)spool_unlink(SPOOL_INCOMING, name, "");
+	(void)spool_unlink(SPOOL_ENVELOPES, name, ".tmp");
 }
 
 int

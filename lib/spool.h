@@ -188,6 +188,20 @@ int		 spool_setup(void);
  * ".tmp")), and recovery removes any left over.
  */
 int		 spool_create(char *msgid, size_t);
+/*
+ * Spares: the same two files made ahead of need, named
+ * incoming/spare-<msgid> and envelopes/spare-<msgid>.tmp, so that
+ * handing out a message file costs two renames instead of two inode
+ * allocations.  spool_spare_make is spool_create under those names.
+ * spool_spare_take renames them to their real names (never replacing
+ * a file: -1 with EEXIST, for a msgid that spool_create has meanwhile
+ * picked too); spool_spare_drop unlinks them.  Recovery removes spares
+ * with the rest of incoming/ and the .tmp files in envelopes/.
+ */
+#define SPOOL_SPARE	"spare-"
+int		 spool_spare_make(char *msgid, size_t);
+int		 spool_spare_take(const char *msgid);
+void		 spool_spare_drop(const char *msgid);
 
 /*
  * Opens dir/msgid read-only, checks it is a regular file and stores its

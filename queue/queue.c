@@ -81,6 +81,7 @@
 #define QUEUE_MAX_RECEIVING	4096	/* between CREATE and COMMIT */
 #define QUEUE_SYNC_RETRY	5	/* seconds, after a failed update */
 #define QUEUE_GONE_WAIT		1	/* seconds a gone file waits at most */
+#define QUEUE_SPARES		4	/* message files made ahead of CREATE */
 
 /* A message smtp is writing: from CREATE to COMMIT_RESULT or ABORT. */
 struct queue_incoming {
@@ -93,6 +94,12 @@ struct queue_incoming {
 	int				 failed;	/* ok=0, undo */
 	queue_commit_fn			 done;		/* internal: a DSN */
 	void				*done_arg;
+};
+
+/* A message file made ahead (spool_spare_make), with its fd. */
+struct queue_spare {
+	char				 msgid[SPOOL_MSGID_SIZE];
+	int				 fd;
 };
 
 /* A message file to remove once its envelope's removal is durable. */
@@ -117,7 +124,9 @@ static struct queue_syncs	 syncs = TAILQ_HEAD_INITIALIZER(syncs);
 static struct queue_syncs	 sync_retry =
 				    TAILQ_HEAD_INITIALIZER(sync_retry);
 static struct queue_gones	 gone = TAILQ_HEAD_INITIALIZER(gone);
-static struct event		*sync_ev, *sync_retry_ev, *gone_ev;
+static struct event		*sync_ev, *sync_retry_ev, *gone_ev, *spare_ev;
+static struct queue_spare	 spares[QUEUE_SPARES];
+static int			 nspares;
 static struct syncset		 ss;		/* the pass's barriers */
 static int			 spoolfd = -1;	/* the spool's root */
 static int			 was_root;
@@ -189,6 +198,66 @@ queue_create_reply(uint64_t reqid, const char *msgid, int fd)
 	ibuf_free(&ib);
 }
 
+/*
+ * Spares.  CREATE hands out a message file made ahead when there is one
+ * (two renames), and the pool is refilled once the answer has left, so
+ * that the inode allocations are not what the client's DATA waits for.
+ */
+static void
+queue_spare_refill(int fd, short ev, void *arg)
+{
+	struct queue_spare	*sp;
+
+	while (!shutting_down && nspares < QUEUE_SPARES) {
+		sp = &spares[nspares];
+		if ((sp->fd = spool_spare_make(sp->msgid,
+		    sizeof(sp->msgid))) == -1) {
+			log_warn("cannot make a spare message file");
+			return;		/* CREATE makes its own meanwhile */
+		}
+		nspares++;
+	}
+}
+
+static void
+queue_spare_schedule(void)
+{
+	struct timeval	 tv;
+
+	timerclear(&tv);
+	if (nspares < QUEUE_SPARES && !evtimer_pending(spare_ev, NULL))
+		evtimer_add(spare_ev, &tv);
+}
+
+/* A message file for CREATE: a spare put in place, or a new one. */
+static int
+queue_spare_take(char *msgid, size_t sz)
+{
+	struct queue_spare	*sp;
+
+	while (nspares > 0) {
+		sp = &spares[--nspares];
+		if (spool_spare_take(sp->msgid) == 0) {
+			(void)strlcpy(msgid, sp->msgid, sz);
+			return sp->fd;
+		}
+		log_warn("spare %s", sp->msgid);
+		(void)close(sp->fd);
+		spool_spare_drop(sp->msgid);
+	}
+	return spool_create(msgid, sz);
+}
+
+static void
+queue_spare_drop_all(void)
+{
+	while (nspares > 0) {
+		nspares--;
+		(void)close(spares[nspares].fd);
+		spool_spare_drop(spares[nspares].msgid);
+	}
+}
+
 /* CREATE: u64 reqid */
 static void
 queue_create(struct imsg *imsg)
@@ -208,7 +277,7 @@ queue_create(struct imsg *imsg)
 		queue_create_reply(reqid, "", -1);
 		return;
 	}
-	if ((fd = spool_create(msgid, sizeof(msgid))) == -1) {
+	if ((fd = queue_spare_take(msgid, sizeof(msgid))) == -1) {
 		log_warn("cannot create a message in incoming/");
 		queue_create_reply(reqid, "", -1);
 		return;
@@ -221,6 +290,8 @@ queue_create(struct imsg *imsg)
 		fatalx("%s: duplicate msgid %s", __func__, msgid);
 	nincoming++;
 	queue_create_reply(reqid, msgid, fd);
+	imsgev_flush(child_peer(PROC_SMTP));
+	queue_spare_schedule();
 }
 
 /* The message a RCPT, COMMIT or ABORT names; it must be ours. */
@@ -800,11 +871,14 @@ queue_configure(const struct config *new, const struct config *old)
 	if ((sync_ev = evtimer_new(child_base(), queue_sync_run, NULL)) ==
 	    NULL || (sync_retry_ev = evtimer_new(child_base(),
 	    queue_sync_retry, NULL)) == NULL || (gone_ev = evtimer_new(
-	    child_base(), queue_gone_run, NULL)) == NULL)
+	    child_base(), queue_gone_run, NULL)) == NULL ||
+	    (spare_ev = evtimer_new(child_base(), queue_spare_refill,
+	    NULL)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	queue_sched_init();
 	queue_dsn_init();
 	queue_recover();
+	queue_spare_schedule();
 }
 
 static void
@@ -870,6 +944,7 @@ queue_shutdown(void)
 	if (sync_ev == NULL)
 		return;
 	shutting_down = 1;
+	queue_spare_drop_all();
 	TAILQ_FOREACH(in, &commits, commit_entry)
 		in->failed = 1;
 	queue_sync_run(-1, 0, NULL);

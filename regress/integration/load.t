@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import TAP, IS_ROOT
+from postern import TAP, IS_ROOT, spool_names
 from smtpclient import wait_for
 import mailload
 
@@ -57,9 +57,9 @@ class Monitor(threading.Thread):
 
 def spool_files(srv):
     q = os.path.join(srv.state, "queue")
-    return sorted(os.listdir(os.path.join(q, "envelopes")) +
-                  os.listdir(os.path.join(q, "messages")) +
-                  os.listdir(os.path.join(q, "incoming")))
+    return sorted(spool_names(os.path.join(q, "envelopes")) +
+                  spool_names(os.path.join(q, "messages")) +
+                  spool_names(os.path.join(q, "incoming")))
 
 
 def run(sync, clients, per):

@@ -16,7 +16,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import TAP, Server, IS_ROOT, hash_password, kill_tree
+from postern import TAP, Server, IS_ROOT, hash_password, kill_tree, \
+    spool_names
 from smtpclient import maildir_files, wait_maildir, wait_for, read
 
 t = TAP()
@@ -120,7 +121,8 @@ try:
           [SEED_BAD + ".envelope", SEED_BAD + ".message",
            SEED_NOMSG + ".envelope"],
           "bad envelopes are quarantined in corrupt/, with their message")
-    t.is_(os.listdir(os.path.join(Q, "incoming")), [], "incoming/ emptied")
+    t.is_(spool_names(os.path.join(Q, "incoming")), [],
+          "incoming/ emptied")
     t.ok(not os.path.exists(os.path.join(Q, "messages",
                                          "dddddddddddddddd")),
          "the orphan message is removed")
@@ -147,7 +149,7 @@ try:
     # the file goes after a barrier made the envelope's removal durable
     t.ok(wait_for(lambda: os.listdir(os.path.join(Q, "messages")) == [],
                   timeout=5), "messages/ is emptied")
-    t.is_(os.listdir(os.path.join(Q, "envelopes")), [], "envelopes/ empty")
+    t.is_(spool_names(os.path.join(Q, "envelopes")), [], "envelopes/ empty")
 
     # a remote destination waits; show, JSON list, remove
     code, qid = send(MX, "team@example.org", "team")
@@ -175,7 +177,7 @@ try:
          "the audit trail records that it failed")
     r = srv.ctl("queue", "remove", qid or "x")
     t.is_(r.returncode, 0, "queue remove")
-    t.ok(wait_for(lambda: os.listdir(os.path.join(Q, "envelopes")) == []),
+    t.ok(wait_for(lambda: spool_names(os.path.join(Q, "envelopes")) == []),
          "the removed message's envelope is gone")
     t.is_(srv.ctl("queue", "list").stdout, "", "and the list is empty")
 

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import TAP, Server, IS_ROOT, hash_password
+from postern import TAP, Server, IS_ROOT, hash_password, spool_names
 from smtpclient import Raw, maildir_files, wait_maildir, wait_for, read
 
 t = TAP()
@@ -327,16 +327,41 @@ try:
     envelopes = os.path.join(STATE, "queue", "envelopes")
 
     def tmps():
-        return [n for n in os.listdir(envelopes) if n.endswith(".tmp")]
-    t.ok(wait_for(lambda: os.listdir(incoming) == []), "incoming/ empty")
+        return [n for n in spool_names(envelopes)
+                if n.endswith(".tmp")]
+
+    def held():
+        return spool_names(incoming)
+    t.ok(wait_for(lambda: held() == []), "incoming/ empty")
+    # The queue makes message files ahead of MAIL: a spare is renamed
+    # into place, so the client's DATA never waits for an inode.
+
+    def spares():
+        return [n[len("spare-"):] for n in os.listdir(incoming)
+                if n.startswith("spare-")]
+    t.ok(wait_for(lambda: len(spares()) == 4), "the queue keeps 4 spare "
+         "message files in incoming/")
+    t.ok(wait_for(lambda: sorted("spare-%s.tmp" % i for i in spares()) ==
+                  sorted(n for n in os.listdir(envelopes)
+                         if n.startswith("spare-"))),
+         "each with its envelope's spare .tmp")
+    before = set(spares())
+    c = session()
+    c.cmd("MAIL FROM:<a@remote.test>")
+    t.ok(wait_for(lambda: len(held()) == 1) and held()[0] in before,
+         "MAIL's file is a spare put in place under its own name")
+    t.ok(wait_for(lambda: len(spares()) == 4 and set(spares()) != before),
+         "and the pool is made up again")
+    c.cmd("QUIT")
+    t.ok(wait_for(lambda: held() == []), "its file goes at QUIT")
     c = session()
     t.is_(c.cmd("MAIL FROM:<a@remote.test>")[0], 250, "held file: MAIL")
-    t.ok(wait_for(lambda: len(os.listdir(incoming)) == 1),
+    t.ok(wait_for(lambda: len(held()) == 1),
          "held file: MAIL makes one file in incoming/")
     t.ok(wait_for(lambda: len(tmps()) == 1),
          "held file: and an empty envelopes/ID.tmp for the commit")
     t.is_(c.cmd("RSET")[0], 250, "held file: RSET")
-    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+    t.ok(wait_for(lambda: held() == []),
          "held file: RSET gives it back")
     t.ok(wait_for(lambda: tmps() == []),
          "held file: and the envelope's .tmp made with it")
@@ -347,16 +372,16 @@ try:
     # the queue's answer comes within milliseconds; a file kept for a
     # transaction that is over would stay until QUIT
     time.sleep(0.5)
-    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+    t.ok(wait_for(lambda: held() == []),
          "held file: an answer after the RSET is given back at once")
     c.cmd("MAIL FROM:<a@remote.test>")
     c.cmd("QUIT")
-    t.ok(wait_for(lambda: os.listdir(incoming) == []),
+    t.ok(wait_for(lambda: held() == []),
          "held file: QUIT gives it back")
     c = session()
     c.send("MAIL FROM:<a@remote.test>\r\n")
     c.close()
-    t.ok(wait_for(lambda: os.listdir(incoming) == [] and tmps() == []),
+    t.ok(wait_for(lambda: held() == [] and tmps() == []),
          "held file: a dropped connection gives it back")
     c = session()
     c.cmd("MAIL FROM:<a@remote.test>")
@@ -365,7 +390,7 @@ try:
     c.send(msg("held file") + "\r\n.\r\n")
     t.is_(c.reply()[0], 250, "held file: the message is accepted")
     c.cmd("QUIT")
-    t.ok(wait_for(lambda: os.listdir(incoming) == [] and tmps() == []),
+    t.ok(wait_for(lambda: held() == [] and tmps() == []),
          "held file: nothing left behind")
 
     tls = [e for e in srv.read_events() if e["event"] == "smtp.tls"]
@@ -374,6 +399,10 @@ try:
         "smtp.tls names the version and cipher")
     t.ok(any(e.get("result") == "failed" and e.get("error") for e in tls),
          "a refused TLS 1.1 handshake is logged as smtp.tls failed")
+    srv.stop()
+    t.is_([n for n in os.listdir(incoming) + os.listdir(envelopes)
+           if n.startswith("spare-")], [],
+          "a clean stop removes the spare files")
 finally:
     srv.cleanup()
 

@@ -282,6 +282,13 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def spool_names(path):
+    """A spool directory's entries, less the queue's spare message files
+    (incoming/spare-ID, envelopes/spare-ID.tmp), which it makes ahead of
+    need and which come and go on their own."""
+    return sorted(n for n in os.listdir(path) if not n.startswith("spare-"))
+
+
 def proc_status(pid):
     """The fields of /proc/PID/status as a dict."""
     out = {}

@@ -537,6 +537,47 @@ put_envelope(const char *msgid, int with_message)
 }
 
 static void
+test_spares(void)
+{
+	char	 id[SPOOL_MSGID_SIZE], other[SPOOL_MSGID_SIZE];
+	char	 sin[64], senv[64], in[64], env[64];
+	int	 fd;
+
+	fd = spool_spare_make(id, sizeof(id));
+	ok(fd != -1 && spool_msgid_valid(id), "spare: made, with a msgid");
+	(void)snprintf(sin, sizeof(sin), "incoming/spare-%s", id);
+	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", id);
+	(void)snprintf(in, sizeof(in), "incoming/%s", id);
+	(void)snprintf(env, sizeof(env), "envelopes/%s.tmp", id);
+	ok(exists(sin) && exists(senv) && !exists(in) && !exists(env),
+	    "spare: under the spare names only");
+	ok(spool_spare_take(id) == 0 && !exists(sin) && !exists(senv) &&
+	    exists(in) && exists(env), "spare: take renames both into place");
+	ok(write(fd, "x", 1) == 1, "spare: its fd writes the message file");
+	close(fd);
+	(void)unlink(in);
+	(void)unlink(env);
+
+	fd = spool_spare_make(id, sizeof(id));
+	(void)snprintf(in, sizeof(in), "incoming/%s", id);
+	touch(in, "someone else's");
+	errno = 0;
+	ok(fd != -1 && spool_spare_take(id) == -1 && errno == EEXIST,
+	    "spare: take never replaces a file of the same name");
+	spool_spare_drop(id);
+	(void)snprintf(sin, sizeof(sin), "incoming/spare-%s", id);
+	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", id);
+	ok(!exists(sin) && !exists(senv), "spare: drop unlinks both");
+	close(fd);
+	(void)unlink(in);
+
+	fd = spool_spare_make(other, sizeof(other));
+	close(fd);
+	ok(strcmp(id, other) != 0, "spare: each has its own msgid");
+	spool_spare_drop(other);
+}
+
+static void
 test_recover(void)
 {
 	struct spool_recovery	 rec;
@@ -689,6 +730,7 @@ main(void)
 	if (mkdtemp(topdir) == NULL || chdir(topdir) == -1)
 		die(topdir);
 	test_commit_files();
+	test_spares();
 	test_recover();
 	test_sum();
 	test_recover_sums();
