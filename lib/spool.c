@@ -166,9 +166,13 @@ spool_precreate_envelope(const char *name)
 		(void)close(fd);
 }
 
-/* spool_create, with prefix before the msgid in both file names. */
+/*
+ * spool_create, with prefix before the msgid in both file names; the
+ * envelope's .tmp only if with_envelope.
+ */
 static int
-spool_create_as(const char *prefix, char *msgid, size_t sz)
+spool_create_as(const char *prefix, int with_envelope, char *msgid,
+    size_t sz)
 {
 	char	 name[SPOOL_MSGID_SIZE + sizeof(SPOOL_SPARE)];
 	char	 path[SPOOL_PATH_MAX];
@@ -191,7 +195,8 @@ spool_create_as(const char *prefix, char *msgid, size_t sz)
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 		if (fd != -1) {
-			spool_precreate_envelope(name);
+			if (with_envelope)
+				spool_precreate_envelope(name);
 			return fd;
 		}
 		if (errno != EEXIST)
@@ -204,30 +209,40 @@ spool_create_as(const char *prefix, char *msgid, size_t sz)
 int
 spool_create(char *msgid, size_t sz)
 {
-	return spool_create_as("", msgid, sz);
+	return spool_create_as("", 1, msgid, sz);
 }
 
 int
-spool_spare_make(char *msgid, size_t sz)
+spool_spare_make(char *msgid, size_t sz, int with_envelope)
 {
-	return spool_create_as(SPOOL_SPARE, msgid, sz);
+	return spool_create_as(SPOOL_SPARE, with_envelope, msgid, sz);
 }
 
-/* dir/spare-<msgid><suffix> -> dir/<msgid><suffix>, never replacing. */
+/* dir/spare-<id><suffix> into buf. */
 static int
-spool_spare_move(const char *dir, const char *msgid, const char *suffix)
+spool_spare_path(char *buf, size_t sz, const char *dir, const char *id,
+    const char *suffix)
 {
 	char	 name[SPOOL_MSGID_SIZE + sizeof(SPOOL_SPARE)];
-	char	 from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX];
-	int	 r;
 
-	if ((size_t)snprintf(name, sizeof(name), "%s%s", SPOOL_SPARE,
-	    msgid) >= sizeof(name) ||
-	    spool_path(from, sizeof(from), dir, name, suffix) == -1 ||
-	    spool_path(to, sizeof(to), dir, msgid, suffix) == -1) {
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", SPOOL_SPARE, id) >=
+	    sizeof(name)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	return spool_path(buf, sz, dir, name, suffix);
+}
+
+/* from -> dir/<msgid><suffix>, never replacing a file. */
+static int
+spool_rename_new(const char *from, const char *dir, const char *msgid,
+    const char *suffix)
+{
+	char	 to[SPOOL_PATH_MAX];
+	int	 r;
+
+	if (spool_path(to, sizeof(to), dir, msgid, suffix) == -1)
+		return -1;
 	if ((r = spool_exists(dir, msgid, suffix)) != 0) {
 		if (r == 1)
 			errno = EEXIST;
@@ -239,23 +254,111 @@ spool_spare_move(const char *dir, const char *msgid, const char *suffix)
 int
 spool_spare_take(const char *msgid)
 {
-	if (spool_spare_move(SPOOL_INCOMING, msgid, "") == -1)
+	char	 from[SPOOL_PATH_MAX];
+
+	if (spool_spare_path(from, sizeof(from), SPOOL_INCOMING, msgid, "") ==
+	    -1)
 		return -1;
-	/* Best effort, as at creation: the commit makes one if need be. */
-	(void)spool_spare_move(SPOOL_ENVELOPES, msgid, ".tmp");
-	return 0;
+	return spool_rename_new(from, SPOOL_INCOMING, msgid, "");
+}
+
+int
+spool_spare_take_envelope(const char *spareid, const char *msgid)
+{
+	char	 from[SPOOL_PATH_MAX];
+
+	if (spool_spare_path(from, sizeof(from), SPOOL_ENVELOPES, spareid,
+	    ".tmp") == -1)
+		return -1;
+	return spool_rename_new(from, SPOOL_ENVELOPES, msgid, ".tmp");
 }
 
 void
 spool_spare_drop(const char *msgid)
 {
-	char	 name[SPOOL_MSGID_SIZE + sizeof(SPOOL_SPARE)];
+	char	 path[SPOOL_PATH_MAX];
 
-	if ((size_t)snprintf(name, sizeof(name), "%s%s", SPOOL_SPARE,
-	    msgid) >= sizeof(name))
-		return;
-	(void)spool_unlink(SPOOL_INCOMING, name, "");
-	(void)spool_unlink(SPOOL_ENVELOPES, name, ".tmp");
+	if (spool_spare_path(path, sizeof(path), SPOOL_INCOMING, msgid, "") ==
+	    0)
+		(void)unlink(path);
+}
+
+void
+spool_spare_drop_envelope(const char *spareid)
+{
+	char	 path[SPOOL_PATH_MAX];
+
+	if (spool_spare_path(path, sizeof(path), SPOOL_ENVELOPES, spareid,
+	    ".tmp") == 0)
+		(void)unlink(path);
+}
+
+/*
+ * A fresh id for a recycled spare in dir: no spare of that name there,
+ * and, as for spool_create, no message or envelope of it either.
+ */
+static int
+spool_spare_id(char *id, size_t sz, const char *dir, const char *suffix)
+{
+	struct stat	 st;
+	char		 path[SPOOL_PATH_MAX];
+	int		 i, r1, r2, r3;
+
+	for (i = 0; i < SPOOL_CREATE_TRIES; i++) {
+		spool_msgid_new(id, sz);
+		if (spool_spare_path(path, sizeof(path), dir, id, suffix) ==
+		    -1)
+			return -1;
+		if ((r1 = spool_exists(SPOOL_MESSAGES, id, "")) == -1 ||
+		    (r2 = spool_exists(SPOOL_ENVELOPES, id, "")) == -1 ||
+		    (r3 = spool_exists(SPOOL_INCOMING, id, "")) == -1)
+			return -1;
+		if (r1 || r2 || r3)
+			continue;
+		if (lstat(path, &st) == -1 && errno == ENOENT)
+			return 0;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+spool_recycle_message(const char *msgid, char *spareid, size_t sz)
+{
+	char	 from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX];
+	int	 fd;
+
+	if (spool_path(from, sizeof(from), SPOOL_MESSAGES, msgid, "") == -1 ||
+	    spool_spare_id(spareid, sz, SPOOL_INCOMING, "") == -1 ||
+	    spool_spare_path(to, sizeof(to), SPOOL_INCOMING, spareid, "") ==
+	    -1 || rename(from, to) == -1)
+		return -1;
+	/* Emptied at once: the old message does not wait in a spare. */
+	if ((fd = open(to, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1)
+		(void)unlink(to);
+	return fd;
+}
+
+int
+spool_recycle_envelope(const char *msgid, char *spareid, size_t sz)
+{
+	char	 from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX];
+	int	 fd;
+
+	if (spool_path(from, sizeof(from), SPOOL_ENVELOPES, msgid, "") ==
+	    -1 ||
+	    spool_spare_id(spareid, sz, SPOOL_ENVELOPES, ".tmp") == -1 ||
+	    spool_spare_path(to, sizeof(to), SPOOL_ENVELOPES, spareid,
+	    ".tmp") == -1 || rename(from, to) == -1)
+		return -1;
+	if ((fd = open(to, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1) {
+		(void)unlink(to);
+		return -1;
+	}
+	(void)close(fd);
+	return 0;
 }
 
 int

@@ -189,19 +189,39 @@ int		 spool_setup(void);
  */
 int		 spool_create(char *msgid, size_t);
 /*
- * Spares: the same two files made ahead of need, named
- * incoming/spare-<msgid> and envelopes/spare-<msgid>.tmp, so that
- * handing out a message file costs two renames instead of two inode
- * allocations.  spool_spare_make is spool_create under those names.
- * spool_spare_take renames them to their real names (never replacing
- * a file: -1 with EEXIST, for a msgid that spool_create has meanwhile
- * picked too); spool_spare_drop unlinks them.  Recovery removes spares
- * with the rest of incoming/ and the .tmp files in envelopes/.
+ * Spares: message files (incoming/spare-<msgid>) and envelope files
+ * (envelopes/spare-<id>.tmp) made ahead of need, so that handing out a
+ * message file costs renames instead of inode allocations.
+ *
+ * spool_spare_make is spool_create under the spare names (one id; the
+ * envelope's spare only if with_envelope).  spool_spare_take renames incoming/spare-<msgid> to
+ * incoming/<msgid>, spool_spare_take_envelope envelopes/spare-<id>.tmp
+ * to envelopes/<msgid>.tmp; neither replaces a file (-1 with EEXIST).
+ * spool_spare_drop and spool_spare_drop_envelope unlink a spare.
+ *
+ * Recycling: a message file or envelope whose message left the queue
+ * becomes a spare instead of being unlinked, which on ext4 without a
+ * journal spares the allocator a scan of every recently freed inode.
+ * spool_recycle_message renames messages/<msgid> to incoming/spare-<new>
+ * and returns it truncated and open for writing (its new msgid in
+ * spareid, SPOOL_MSGID_SIZE bytes); spool_recycle_envelope renames
+ * envelopes/<msgid> to envelopes/spare-<new>.tmp, truncated: 0 or -1.
+ * Either removes the old name exactly as unlinking it would.
+ *
+ * Recovery removes spares with the rest of incoming/ and the .tmp files
+ * in envelopes/.
  */
 #define SPOOL_SPARE	"spare-"
-int		 spool_spare_make(char *msgid, size_t);
+int		 spool_spare_make(char *msgid, size_t, int with_envelope);
 int		 spool_spare_take(const char *msgid);
+int		 spool_spare_take_envelope(const char *spareid,
+		    const char *msgid);
 void		 spool_spare_drop(const char *msgid);
+void		 spool_spare_drop_envelope(const char *spareid);
+int		 spool_recycle_message(const char *msgid, char *spareid,
+		    size_t);
+int		 spool_recycle_envelope(const char *msgid, char *spareid,
+		    size_t);
 
 /*
  * Opens dir/msgid read-only, checks it is a regular file and stores its

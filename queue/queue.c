@@ -81,7 +81,8 @@
 #define QUEUE_MAX_RECEIVING	4096	/* between CREATE and COMMIT */
 #define QUEUE_SYNC_RETRY	5	/* seconds, after a failed update */
 #define QUEUE_GONE_WAIT		1	/* seconds a gone file waits at most */
-#define QUEUE_SPARES		4	/* message files made ahead of CREATE */
+#define QUEUE_SPARES		16	/* spare files of each kind, at most */
+#define QUEUE_SPARES_MADE	4	/* made when recycling falls short */
 
 /* A message smtp is writing: from CREATE to COMMIT_RESULT or ABORT. */
 struct queue_incoming {
@@ -96,10 +97,15 @@ struct queue_incoming {
 	void				*done_arg;
 };
 
-/* A message file made ahead (spool_spare_make), with its fd. */
+/* A spare file (spool.h): its id, and for a message file its fd. */
 struct queue_spare {
-	char				 msgid[SPOOL_MSGID_SIZE];
+	char				 id[SPOOL_MSGID_SIZE];
 	int				 fd;
+};
+
+struct queue_spares {
+	struct queue_spare		 v[QUEUE_SPARES];
+	int				 n;
 };
 
 /* A message file to remove once its envelope's removal is durable. */
@@ -125,8 +131,8 @@ static struct queue_syncs	 sync_retry =
 				    TAILQ_HEAD_INITIALIZER(sync_retry);
 static struct queue_gones	 gone = TAILQ_HEAD_INITIALIZER(gone);
 static struct event		*sync_ev, *sync_retry_ev, *gone_ev, *spare_ev;
-static struct queue_spare	 spares[QUEUE_SPARES];
-static int			 nspares;
+static struct queue_spares	 msg_spares;	/* incoming/spare-ID */
+static struct queue_spares	 env_spares;	/* envelopes/spare-ID.tmp */
 static struct syncset		 ss;		/* the pass's barriers */
 static int			 spoolfd = -1;	/* the spool's root */
 static int			 was_root;
@@ -199,23 +205,35 @@ queue_create_reply(uint64_t reqid, const char *msgid, int fd)
 }
 
 /*
- * Spares.  CREATE hands out a message file made ahead when there is one
- * (two renames), and the pool is refilled once the answer has left, so
- * that the inode allocations are not what the client's DATA waits for.
+ * Spares.  CREATE hands out a message file and an envelope .tmp made
+ * ahead when there are some (renames), and the files of a message that
+ * left the queue become spares instead of being unlinked, up to
+ * QUEUE_SPARES of each.  In a steady flow the queue then allocates and
+ * frees no inode at all; when recycling falls short, QUEUE_SPARES_MADE
+ * are made once the CREATE's answer has left.
  */
 static void
 queue_spare_refill(int fd, short ev, void *arg)
 {
 	struct queue_spare	*sp;
 
-	while (!shutting_down && nspares < QUEUE_SPARES) {
-		sp = &spares[nspares];
-		if ((sp->fd = spool_spare_make(sp->msgid,
-		    sizeof(sp->msgid))) == -1) {
+	int			 env;
+
+	while (!shutting_down && msg_spares.n < QUEUE_SPARES_MADE) {
+		sp = &msg_spares.v[msg_spares.n];
+		/* Envelopes are recycled sooner: they may not be short. */
+		env = env_spares.n < QUEUE_SPARES_MADE;
+		if ((sp->fd = spool_spare_make(sp->id, sizeof(sp->id), env)) ==
+		    -1) {
 			log_warn("cannot make a spare message file");
 			return;		/* CREATE makes its own meanwhile */
 		}
-		nspares++;
+		msg_spares.n++;
+		if (env) {
+			env_spares.v[env_spares.n].fd = -1;
+			(void)strlcpy(env_spares.v[env_spares.n++].id, sp->id,
+			    sizeof(sp->id));
+		}
 	}
 }
 
@@ -225,7 +243,8 @@ queue_spare_schedule(void)
 	struct timeval	 tv;
 
 	timerclear(&tv);
-	if (nspares < QUEUE_SPARES && !evtimer_pending(spare_ev, NULL))
+	if (msg_spares.n < QUEUE_SPARES_MADE &&
+	    !evtimer_pending(spare_ev, NULL))
 		evtimer_add(spare_ev, &tv);
 }
 
@@ -234,28 +253,78 @@ static int
 queue_spare_take(char *msgid, size_t sz)
 {
 	struct queue_spare	*sp;
+	int			 fd = -1;
 
-	while (nspares > 0) {
-		sp = &spares[--nspares];
-		if (spool_spare_take(sp->msgid) == 0) {
-			(void)strlcpy(msgid, sp->msgid, sz);
-			return sp->fd;
+	while (fd == -1 && msg_spares.n > 0) {
+		sp = &msg_spares.v[--msg_spares.n];
+		if (spool_spare_take(sp->id) == 0) {
+			(void)strlcpy(msgid, sp->id, sz);
+			fd = sp->fd;
+			break;
 		}
-		log_warn("spare %s", sp->msgid);
+		log_warn("spare message file %s", sp->id);
 		(void)close(sp->fd);
-		spool_spare_drop(sp->msgid);
+		spool_spare_drop(sp->id);
 	}
-	return spool_create(msgid, sz);
+	if (fd == -1)
+		return spool_create(msgid, sz);
+	/* Best effort: the commit creates the .tmp if there is none. */
+	while (env_spares.n > 0) {
+		sp = &env_spares.v[--env_spares.n];
+		if (spool_spare_take_envelope(sp->id, msgid) == 0)
+			break;
+		spool_spare_drop_envelope(sp->id);
+	}
+	return fd;
+}
+
+/* envelopes/<msgid> leaves: recycled as a spare, or unlinked. */
+static int
+queue_spare_envelope(const char *msgid)
+{
+	struct queue_spare	*sp;
+
+	if (!shutting_down && env_spares.n < QUEUE_SPARES) {
+		sp = &env_spares.v[env_spares.n];
+		if (spool_recycle_envelope(msgid, sp->id, sizeof(sp->id)) ==
+		    0) {
+			sp->fd = -1;
+			env_spares.n++;
+			return 0;
+		}
+	}
+	return spool_unlink(SPOOL_ENVELOPES, msgid, "");
+}
+
+/* messages/<msgid> leaves: recycled as a spare, or unlinked. */
+static int
+queue_spare_message(const char *msgid)
+{
+	struct queue_spare	*sp;
+
+	if (!shutting_down && msg_spares.n < QUEUE_SPARES) {
+		sp = &msg_spares.v[msg_spares.n];
+		if ((sp->fd = spool_recycle_message(msgid, sp->id,
+		    sizeof(sp->id))) != -1) {
+			msg_spares.n++;
+			return 0;
+		}
+	}
+	return spool_unlink(SPOOL_MESSAGES, msgid, "");
 }
 
 static void
 queue_spare_drop_all(void)
 {
-	while (nspares > 0) {
-		nspares--;
-		(void)close(spares[nspares].fd);
-		spool_spare_drop(spares[nspares].msgid);
+	struct queue_spare	*sp;
+
+	while (msg_spares.n > 0) {
+		sp = &msg_spares.v[--msg_spares.n];
+		(void)close(sp->fd);
+		spool_spare_drop(sp->id);
 	}
+	while (env_spares.n > 0)
+		spool_spare_drop_envelope(env_spares.v[--env_spares.n].id);
 }
 
 /* CREATE: u64 reqid */
@@ -532,7 +601,7 @@ queue_update_prepare(struct queue_msg *m, int *unlinked)
 	const char	*id = m->env.msgid;
 
 	if (queue_msg_obsolete(m)) {
-		if (spool_unlink(SPOOL_ENVELOPES, id, "") == -1) {
+		if (queue_spare_envelope(id) == -1) {
 			log_warn("envelopes/%s", id);
 			return -1;
 		}
@@ -594,7 +663,7 @@ queue_gone_remove(void)
 
 	while ((g = TAILQ_FIRST(&gone)) != NULL) {
 		TAILQ_REMOVE(&gone, g, entry);
-		if (spool_unlink(SPOOL_MESSAGES, g->msgid, "") == -1)
+		if (queue_spare_message(g->msgid) == -1)
 			log_warn("messages/%s", g->msgid);
 		free(g);
 	}
@@ -944,11 +1013,11 @@ queue_shutdown(void)
 	if (sync_ev == NULL)
 		return;
 	shutting_down = 1;
-	queue_spare_drop_all();
 	TAILQ_FOREACH(in, &commits, commit_entry)
 		in->failed = 1;
 	queue_sync_run(-1, 0, NULL);
 	queue_gone_run(-1, 0, NULL);
+	queue_spare_drop_all();
 	if (TAILQ_EMPTY(&syncs) && TAILQ_EMPTY(&sync_retry) &&
 	    TAILQ_EMPTY(&gone) && spool_mark_clean() == -1)
 		log_warn("spool: mark the stop clean");

@@ -539,42 +539,84 @@ put_envelope(const char *msgid, int with_message)
 static void
 test_spares(void)
 {
-	char	 id[SPOOL_MSGID_SIZE], other[SPOOL_MSGID_SIZE];
-	char	 sin[64], senv[64], in[64], env[64];
-	int	 fd;
+	char		 id[SPOOL_MSGID_SIZE], other[SPOOL_MSGID_SIZE];
+	char		 sin[64], senv[64], in[64], env[64];
+	struct stat	 st;
+	ino_t		 ino;
+	int		 fd;
 
-	fd = spool_spare_make(id, sizeof(id));
+	fd = spool_spare_make(id, sizeof(id), 1);
 	ok(fd != -1 && spool_msgid_valid(id), "spare: made, with a msgid");
 	(void)snprintf(sin, sizeof(sin), "incoming/spare-%s", id);
 	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", id);
 	(void)snprintf(in, sizeof(in), "incoming/%s", id);
 	(void)snprintf(env, sizeof(env), "envelopes/%s.tmp", id);
 	ok(exists(sin) && exists(senv) && !exists(in) && !exists(env),
-	    "spare: under the spare names only");
-	ok(spool_spare_take(id) == 0 && !exists(sin) && !exists(senv) &&
-	    exists(in) && exists(env), "spare: take renames both into place");
+	    "spare: both files, under the spare names only");
+	ok(spool_spare_take(id) == 0 && !exists(sin) && exists(in),
+	    "spare: take renames the message file into place");
+	ok(spool_spare_take_envelope(id, id) == 0 && !exists(senv) &&
+	    exists(env), "spare: and the envelope's .tmp");
 	ok(write(fd, "x", 1) == 1, "spare: its fd writes the message file");
 	close(fd);
 	(void)unlink(in);
 	(void)unlink(env);
 
-	fd = spool_spare_make(id, sizeof(id));
+	fd = spool_spare_make(id, sizeof(id), 1);
 	(void)snprintf(in, sizeof(in), "incoming/%s", id);
 	touch(in, "someone else's");
 	errno = 0;
 	ok(fd != -1 && spool_spare_take(id) == -1 && errno == EEXIST,
 	    "spare: take never replaces a file of the same name");
 	spool_spare_drop(id);
+	spool_spare_drop_envelope(id);
 	(void)snprintf(sin, sizeof(sin), "incoming/spare-%s", id);
 	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", id);
-	ok(!exists(sin) && !exists(senv), "spare: drop unlinks both");
+	ok(!exists(sin) && !exists(senv), "spare: drop unlinks each");
 	close(fd);
 	(void)unlink(in);
 
-	fd = spool_spare_make(other, sizeof(other));
+	/* Recycling: the same inodes, emptied, under spare names. */
+	(void)snprintf(in, sizeof(in), "messages/%s", id);
+	touch(in, "Subject: old\r\n\r\nsecret\r\n");
+	if (stat(in, &st) == -1)
+		die("stat");
+	ino = st.st_ino;
+	fd = spool_recycle_message(id, other, sizeof(other));
+	(void)snprintf(sin, sizeof(sin), "incoming/spare-%s", other);
+	ok(fd != -1 && !exists(in) && stat(sin, &st) == 0 &&
+	    st.st_ino == ino && st.st_size == 0,
+	    "recycle: messages/ID becomes an empty spare, same inode");
+	ok(spool_msgid_valid(other) && strcmp(other, id) != 0,
+	    "recycle: under a fresh msgid");
+	ok(write(fd, "new", 3) == 3, "recycle: its fd writes the spare");
 	close(fd);
-	ok(strcmp(id, other) != 0, "spare: each has its own msgid");
 	spool_spare_drop(other);
+	(void)snprintf(env, sizeof(env), "envelopes/%s", id);
+	touch(env, "postern-envelope 3\n");
+	if (stat(env, &st) == -1)
+		die("stat");
+	ino = st.st_ino;
+	ok(spool_recycle_envelope(id, other, sizeof(other)) == 0 &&
+	    !exists(env), "recycle: envelopes/ID leaves");
+	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", other);
+	ok(stat(senv, &st) == 0 && st.st_ino == ino && st.st_size == 0,
+	    "recycle: as an empty spare .tmp, same inode");
+	ok(spool_spare_take_envelope(other, id) == 0 &&
+	    stat("envelopes", &st) == 0, "recycle: taken for a message");
+	(void)snprintf(env, sizeof(env), "envelopes/%s.tmp", id);
+	(void)unlink(env);
+	errno = 0;
+	ok(spool_recycle_message(id, other, sizeof(other)) == -1 &&
+	    errno == ENOENT, "recycle: a missing message is ENOENT");
+
+	fd = spool_spare_make(id, sizeof(id), 0);
+	(void)snprintf(sin, sizeof(sin), "incoming/spare-%s", id);
+	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", id);
+	ok(fd != -1 && exists(sin) && !exists(senv),
+	    "spare: made without its envelope's when asked");
+	close(fd);
+	spool_spare_drop(id);
 }
 
 static void
