@@ -344,21 +344,15 @@ int
 spool_recycle_envelope(const char *msgid, char *spareid, size_t sz)
 {
 	char	 from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX];
-	int	 fd;
 
 	if (spool_path(from, sizeof(from), SPOOL_ENVELOPES, msgid, "") ==
 	    -1 ||
 	    spool_spare_id(spareid, sz, SPOOL_ENVELOPES, ".tmp") == -1 ||
 	    spool_spare_path(to, sizeof(to), SPOOL_ENVELOPES, spareid,
-	    ".tmp") == -1 || rename(from, to) == -1)
+	    ".tmp") == -1)
 		return -1;
-	if ((fd = open(to, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1) {
-		(void)unlink(to);
-		return -1;
-	}
-	(void)close(fd);
-	return 0;
+	/* Not emptied: spool_envelope_write_tmp overwrites it in place. */
+	return rename(from, to);
 }
 
 int
@@ -512,15 +506,20 @@ spool_envelope_write_tmp(const struct spool_envelope *env, struct syncset *ss)
 		return -1;
 	if ((buf = spool_envelope_encode(env, &len)) == NULL)
 		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
+	/*
+	 * No O_TRUNC: a spare .tmp (a recycled envelope) keeps its block,
+	 * which is overwritten and then cut to length; truncating to zero
+	 * would free it (a discard on this VM) and allocate another.
+	 */
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		saved = errno;
 		free(buf);
 		errno = saved;
 		return -1;
 	}
-	if (spool_write_all(fd, buf, len) == -1) {
+	if (spool_write_all(fd, buf, len) == -1 ||
+	    ftruncate(fd, (off_t)len) == -1) {
 		saved = errno;
 		free(buf);
 		(void)close(fd);

@@ -204,8 +204,11 @@ int		 spool_create(char *msgid, size_t);
  * journal spares the allocator a scan of every recently freed inode.
  * spool_recycle_message renames messages/<msgid> to incoming/spare-<new>
  * and returns it truncated and open for writing (its new msgid in
- * spareid, SPOOL_MSGID_SIZE bytes); spool_recycle_envelope renames
- * envelopes/<msgid> to envelopes/spare-<new>.tmp, truncated: 0 or -1.
+ * spareid, SPOOL_MSGID_SIZE bytes): smtp writes it and must never leave
+ * a previous message's bytes in it.  spool_recycle_envelope renames
+ * envelopes/<msgid> to envelopes/spare-<new>.tmp as it is (0 or -1):
+ * the queue's own spool_envelope_write_tmp overwrites it and cuts it to
+ * length, so its block is reused rather than freed.
  * Either removes the old name exactly as unlinking it would.
  *
  * Recovery removes spares with the rest of incoming/ and the .tmp files

@@ -541,6 +541,9 @@ test_spares(void)
 {
 	char		 id[SPOOL_MSGID_SIZE], other[SPOOL_MSGID_SIZE];
 	char		 sin[64], senv[64], in[64], env[64];
+	char		 err[SPOOL_ERR_SIZE];
+	struct spool_envelope	 e, back;
+	struct syncset	 ss;
 	struct stat	 st;
 	ino_t		 ino;
 	int		 fd;
@@ -600,11 +603,35 @@ test_spares(void)
 	ok(spool_recycle_envelope(id, other, sizeof(other)) == 0 &&
 	    !exists(env), "recycle: envelopes/ID leaves");
 	(void)snprintf(senv, sizeof(senv), "envelopes/spare-%s.tmp", other);
-	ok(stat(senv, &st) == 0 && st.st_ino == ino && st.st_size == 0,
-	    "recycle: as an empty spare .tmp, same inode");
+	ok(stat(senv, &st) == 0 && st.st_ino == ino,
+	    "recycle: as a spare .tmp, same inode");
 	ok(spool_spare_take_envelope(other, id) == 0 &&
 	    stat("envelopes", &st) == 0, "recycle: taken for a message");
 	(void)snprintf(env, sizeof(env), "envelopes/%s.tmp", id);
+	/* A longer old envelope in the .tmp: the write cuts it to length. */
+	touch(env, "postern-envelope 3\nsender someone@old.example\n"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	if (stat(env, &st) == -1)
+		die("stat");
+	ino = st.st_ino;
+	sample(&e, id);
+	ok(syncset_init(&ss, SYNCSET_FILES, -1) == 0 &&
+	    spool_envelope_write_tmp(&e, &ss) == 0 && syncset_flush(&ss) == 0,
+	    "recycle: an envelope written over the recycled .tmp");
+	syncset_free(&ss);
+	ok(stat(env, &st) == 0 && st.st_ino == ino,
+	    "recycle: in the same file");
+	ok(spool_envelope_install(id) == 0 &&
+	    spool_envelope_read(id, &back, err, sizeof(err)) == 0 &&
+	    strcmp(back.sender, e.sender) == 0,
+	    "recycle: cut to length, it parses as the new envelope");
+	spool_envelope_free(&back);
+	spool_envelope_free(&e);
+	(void)snprintf(env, sizeof(env), "envelopes/%s", id);
 	(void)unlink(env);
 	errno = 0;
 	ok(spool_recycle_message(id, other, sizeof(other)) == -1 &&
