@@ -9,7 +9,7 @@
 #ifndef POSTERN_PROTO_H
 #define POSTERN_PROTO_H
 
-#define PROTO_VERSION	3
+#define PROTO_VERSION	4
 
 enum imsg_type {
 	IMSG_NONE = 0,

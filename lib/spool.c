@@ -457,12 +457,46 @@ spool_sum_read(int fd, EVP_MD_CTX *ctx, unsigned char *buf,
 }
 
 int
-spool_sum_fd(int fd, uint64_t *size, char *sum, size_t sumsz)
+spool_sum_final(EVP_MD_CTX *ctx, char *sum, size_t sumsz)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	EVP_MD_CTX		*ctx = NULL;
-	unsigned char		*buf = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen = 0, i;
+
+	if (sumsz < SPOOL_SUM_SIZE || EVP_DigestFinal_ex(ctx, md, &mdlen) !=
+	    1 || mdlen * 2 != SPOOL_SUM_LEN) {
+		errno = EIO;
+		return -1;
+	}
+	for (i = 0; i < mdlen; i++) {
+		sum[2 * i] = hex[md[i] >> 4];
+		sum[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	sum[SPOOL_SUM_LEN] = '\0';
+	return 0;
+}
+
+int
+spool_sum_buf(const void *buf, size_t len, char *sum, size_t sumsz)
+{
+	EVP_MD_CTX	*ctx;
+	int		 r = -1;
+
+	if ((ctx = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, buf, len) == 1)
+		r = spool_sum_final(ctx, sum, sumsz);
+	else
+		errno = EIO;
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+int
+spool_sum_fd(int fd, uint64_t *size, char *sum, size_t sumsz)
+{
+	EVP_MD_CTX		*ctx = NULL;
+	unsigned char		*buf = NULL;
 	int			 r = -1, saved;
 
 	if (sumsz < SPOOL_SUM_SIZE) {
@@ -476,16 +510,7 @@ spool_sum_fd(int fd, uint64_t *size, char *sum, size_t sumsz)
 	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 	    spool_sum_read(fd, ctx, buf, size) == -1)
 		goto done;
-	errno = EIO;
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
-	    mdlen * 2 != SPOOL_SUM_LEN)
-		goto done;
-	for (i = 0; i < mdlen; i++) {
-		sum[2 * i] = hex[md[i] >> 4];
-		sum[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	sum[SPOOL_SUM_LEN] = '\0';
-	r = 0;
+	r = spool_sum_final(ctx, sum, sumsz);
 done:
 	saved = errno;
 	free(buf);

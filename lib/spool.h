@@ -77,6 +77,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/evp.h>
 #include <time.h>
 
 struct syncset;
@@ -242,6 +244,14 @@ int		 spool_open_message(const char *msgid);
  * 0 or -1 with errno.
  */
 int		 spool_sum_fd(int, uint64_t *size, char *sum, size_t);
+/*
+ * The same sum for bytes hashed elsewhere (smtp hashes a message as it
+ * writes it): finishes ctx (an EVP_sha256 digest) into sum.  0 or -1.
+ */
+int		 spool_sum_final(EVP_MD_CTX *, char *sum, size_t sumsz);
+/* The same sum of len bytes at buf: 0 or -1. */
+int		 spool_sum_buf(const void *buf, size_t len, char *sum,
+		    size_t sumsz);
 int		 spool_sum_valid(const char *);
 /*
  * Leaves "clean" (fsynced, with the spool's root) for the next start:

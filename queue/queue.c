@@ -16,18 +16,22 @@
  * (lib/syncset.h: one syncfs(2) of the spool's file system, or an fsync
  * of each file and directory, as queue.sync says):
  *
- *	1. each message: read it for its size and SHA-256 (the envelope's
- *	   sum), rename incoming/<id> to messages/<id>, write
+ *	1. each message: its size (smtp sent the SHA-256, the envelope's
+ *	   sum, with COMMIT; a DSN the queue wrote is read for it),
+ *	   rename incoming/<id> to messages/<id>, write
  *	   envelopes/<id>.tmp and rename it to envelopes/<id>; each
  *	   updated envelope: write its .tmp; each finished message:
- *	   unlink envelopes/<id>
+ *	   its envelope leaves (put off to the next pass when this one
+ *	   has commits)
  *	   barrier, only when there are updates: a rewritten envelope
  *	   replaces the old one only once the new one is durable
  *	2. rename every update's .tmp over envelopes/<id>
  *	   barrier: everything above is durable
- *	3. unlink the files of the messages whose envelope unlink that
- *	   barrier made durable
- *	4. answer every COMMIT, schedule the new messages
+ *	3. answer every COMMIT (sent at once), schedule the new messages
+ *	4. the files of the messages whose envelope's removal that
+ *	   barrier made durable leave
+ *
+ * "Leave" is: become a spare (see the spares below) or be unlinked.
  *
  * A commit needs one barrier, not two, because the envelope carries
  * the message's sum: if the machine stops while the barrier runs, an
@@ -91,6 +95,7 @@ struct queue_incoming {
 	uint64_t			 reqid;
 	struct spool_envelope		 env;
 	size_t				 rcptcap;
+	uint64_t			 written;	/* smtp's count */
 	int				 committing;
 	int				 failed;	/* ok=0, undo */
 	queue_commit_fn			 done;		/* internal: a DSN */
@@ -457,12 +462,15 @@ queue_commit(struct imsg *imsg)
 	imsg_read_str(&rd, in->env.helo, sizeof(in->env.helo));
 	in->env.size = imsg_read_u64(&rd);
 	n = imsg_read_u32(&rd);
-	if (rd.left > 0) {
-		/* RFC 3461's RET and ENVID; checked with the envelope. */
-		in->env.ret = (int)imsg_read_u32(&rd);
-		imsg_read_str(&rd, in->env.envid, sizeof(in->env.envid));
-	}
+	/* RFC 3461's RET and ENVID; checked with the envelope. */
+	in->env.ret = (int)imsg_read_u32(&rd);
+	imsg_read_str(&rd, in->env.envid, sizeof(in->env.envid));
+	/* smtp's SHA-256 of the file and its length, checked below. */
+	imsg_read_str(&rd, in->env.sum, sizeof(in->env.sum));
+	in->written = imsg_read_u64(&rd);
 	imsg_reader_end(&rd);
+	if (!spool_sum_valid(in->env.sum))
+		fatalx("COMMIT for message %s with a malformed sum", msgid);
 	if (n == 0 || n != in->env.nrcpts)
 		fatalx("COMMIT for message %s: %u recipients announced, %zu "
 		    "received", msgid, n, in->env.nrcpts);
@@ -542,9 +550,23 @@ queue_commit_prepare(struct queue_incoming *in)
 		in->failed = 1;
 		return;
 	}
-	if (spool_sum_fd(fd, &in->env.size, in->env.sum,
-	    sizeof(in->env.sum)) == -1) {
+	/*
+	 * smtp hashed the message as it wrote it, and the queue a DSN as
+	 * it built it: the file is read back only if no sum came.  A
+	 * file whose length is not what smtp wrote is refused: the sum
+	 * would not be its own.
+	 */
+	if (in->env.sum[0] == '\0' && spool_sum_fd(fd, &in->env.size,
+	    in->env.sum, sizeof(in->env.sum)) == -1) {
 		log_warn("commit %s: read incoming/%s", id, id);
+		(void)close(fd);
+		in->failed = 1;
+		return;
+	}
+	if (in->done == NULL && in->env.size != in->written) {
+		log_warnx("commit %s: incoming/%s holds %llu bytes, smtp "
+		    "wrote %llu", id, id, (unsigned long long)in->env.size,
+		    (unsigned long long)in->written);
 		(void)close(fd);
 		in->failed = 1;
 		return;

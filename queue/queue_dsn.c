@@ -469,6 +469,13 @@ queue_dsn_write(struct queue_dsn *d, struct spool_envelope *env)
 		goto fail;
 	}
 	env->size = len;
+	/* Summed here: the commit then need not read the file back. */
+	if (spool_sum_buf(text, len, env->sum, sizeof(env->sum)) == -1) {
+		log_warn("DSN for %s: sum", m->env.msgid);
+		(void)spool_unlink(SPOOL_INCOMING, env->msgid, "");
+		(void)spool_unlink(SPOOL_ENVELOPES, env->msgid, ".tmp");
+		goto fail;
+	}
 	free(text);
 	free(rcpts);
 	free(orig);

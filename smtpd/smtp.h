@@ -140,6 +140,8 @@ struct smtp_session {
 	int			 msgfd;
 	unsigned char		*wbuf;
 	size_t			 wlen;
+	EVP_MD_CTX		*sumctx;	/* SHA-256 of what is written */
+	uint64_t		 written;	/* bytes in the file */
 	size_t			 msgsize;
 	enum smtp_msg_error	 msgerr;
 	int			 at_line_start;

@@ -46,7 +46,16 @@ smtp_msg_flush(struct smtp_session *s)
 			break;
 		}
 		off += n;
+		s->written += n;
 	}
+	/*
+	 * The queue records the message's SHA-256 from this, instead of
+	 * reading the file back in its event loop.  Bytes written are
+	 * hashed; a write error ends the message anyway.
+	 */
+	if (s->msgerr != SMTP_MSG_IOERR &&
+	    EVP_DigestUpdate(s->sumctx, s->wbuf, s->wlen) != 1)
+		s->msgerr = SMTP_MSG_IOERR;
 	s->wlen = 0;
 }
 
@@ -154,6 +163,11 @@ smtp_data_begin(struct smtp_session *s)
 {
 	if (s->wbuf == NULL && (s->wbuf = malloc(SMTP_WBUF_SIZE)) == NULL)
 		fatal(NULL);
+	if (s->sumctx == NULL && (s->sumctx = EVP_MD_CTX_new()) == NULL)
+		fatal(NULL);
+	if (EVP_DigestInit_ex(s->sumctx, EVP_sha256(), NULL) != 1)
+		fatalx("%s: SHA-256", __func__);
+	s->written = 0;
 	s->wlen = 0;
 	s->msgsize = 0;
 	s->msgerr = SMTP_MSG_OK;
@@ -416,6 +430,7 @@ smtp_commit(struct smtp_session *s)
 {
 	struct smtp_rcpt	*r;
 	struct ibuf		 ib;
+	char			 sum[SPOOL_SUM_SIZE];
 	uint32_t		 n = 0;
 
 	TAILQ_FOREACH(r, &s->rcpts, entry) {
@@ -443,6 +458,10 @@ smtp_commit(struct smtp_session *s)
 	ibuf_add_u32(&ib, n);
 	ibuf_add_u32(&ib, s->dsn.ret);
 	ibuf_add_str(&ib, s->dsn.envid);
+	if (spool_sum_final(s->sumctx, sum, sizeof(sum)) == -1)
+		fatalx("%s: SHA-256", __func__);
+	ibuf_add_str(&ib, sum);
+	ibuf_add_u64(&ib, s->written);
 	if (ib.error)
 		fatalx("%s: ibuf", __func__);
 	smtp_send_queue(IMSG_QUEUE_COMMIT, -1, ib.data, ib.len);

@@ -126,6 +126,7 @@ smtp_session_free(struct smtp_session *s)
 {
 	smtp_transaction_reset(s);
 	free(s->wbuf);
+	EVP_MD_CTX_free(s->sumctx);
 	if (s->greeting_ev != NULL)
 		event_free(s->greeting_ev);
 	netio_free(s->io);

@@ -5,12 +5,14 @@
 # pause and resume, and kill -9 of the whole tree in the middle of a burst
 # of concurrent SMTP sessions: every message that got a 250 is delivered.
 
+import hashlib
 import json
 import os
 import pwd
 import re
 import signal
 import smtplib
+import socket
 import sys
 import threading
 import time
@@ -199,9 +201,43 @@ try:
     t.is_(len(maildir_files(srv.state, "alice@example.org")), base,
           "paused: flush does not deliver")
     t.is_(stats(srv).get("paused"), True, "stats say paused")
+    # smtp hashes the message as it writes it; the envelope's sum and
+    # size must be the file's own, Received header included.
+    code, sid = send(MX, "alice@example.org", "summed")
+    env = read(os.path.join(Q, "envelopes", sid or "x")).decode()
+    body = read(os.path.join(Q, "messages", sid or "x"))
+    t.ok(re.search(r"^sum %s$" % hashlib.sha256(body).hexdigest(), env,
+                   re.M) is not None, "the envelope's sum is the SHA-256 "
+         "of messages/ID")
+    t.ok(re.search(r"^size %d$" % len(body), env, re.M) is not None and
+         body.startswith(b"Received: "), "and its size, Received included")
+    # the same through BDAT, in two chunks
+    with socket.create_connection(("127.0.0.1", MX), timeout=30) as sk:
+        f = sk.makefile("rb")
+
+        def reply():
+            while True:
+                line = f.readline()
+                if line[3:4] != b"-":
+                    return line
+        reply()
+        part = msg("summed-bdat").encode()
+        for line in (b"EHLO client.test\r\n", b"MAIL FROM:<s@remote.test>\r\n",
+                     b"RCPT TO:<alice@example.org>\r\n",
+                     b"BDAT 30\r\n" + part[:30],
+                     b"BDAT %d LAST\r\n" % (len(part) - 30) + part[30:]):
+            sk.sendall(line)
+            last = reply()
+    m = re.search(rb"queued as ([0-9a-f]{16})", last)
+    bid = m.group(1).decode() if m else "x"
+    env = read(os.path.join(Q, "envelopes", bid)).decode()
+    body = read(os.path.join(Q, "messages", bid))
+    t.ok(b"summed-bdat" in body and re.search(
+        r"^sum %s$" % hashlib.sha256(body).hexdigest(), env, re.M),
+        "a BDAT message's sum is its file's SHA-256 too")
     srv.ctl("queue", "resume")
     t.ok(wait_for(lambda: len(maildir_files(srv.state,
-                                            "alice@example.org")) == base + 1),
+                                            "alice@example.org")) == base + 3),
          "resumed: delivered")
     t.ok(wait_for(lambda: stats(srv).get("messages") == 0),
          "queue empty again")

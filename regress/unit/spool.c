@@ -729,6 +729,12 @@ test_sum(void)
 	ok(spool_sum_valid(SUM_ABC) && !spool_sum_valid("") &&
 	    !spool_sum_valid(SUM_ABC "0") && !spool_sum_valid("ba78"),
 	    "sum_valid");
+	ok(spool_sum_buf("abc", 3, sum, sizeof(sum)) == 0 &&
+	    strcmp(sum, SUM_ABC) == 0, "sum_buf: the same vector");
+	ok(spool_sum_buf("", 0, sum, sizeof(sum)) == 0 &&
+	    strcmp(sum, SUM_NONE) == 0, "sum_buf: of nothing");
+	ok(spool_sum_buf("abc", 3, sum, SPOOL_SUM_LEN) == -1,
+	    "sum_buf: a short buffer is refused");
 }
 
 /* An envelope with the sum of what, over a message holding body. */
