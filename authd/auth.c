@@ -129,6 +129,21 @@ auth_enter_dir(const struct config *c)
 		fatal("chdir %s", root);
 }
 
+/*
+ * An answer to a RCPT lookup may have changed: smtp keeps them
+ * (smtp_rcache.c) and must forget them.  Before smtp's channel is up
+ * there is nothing to forget.
+ */
+void
+auth_rcpt_changed(void)
+{
+	struct imsgev	*iev;
+
+	if ((iev = child_peer_if_up(PROC_SMTP)) != NULL)
+		(void)imsgev_compose(iev, IMSG_AUTH_RCPT_FLUSH, 0, 0, -1,
+		    NULL, 0);
+}
+
 static void
 auth_configure(const struct config *new, const struct config *old)
 {
@@ -142,6 +157,7 @@ auth_configure(const struct config *new, const struct config *old)
 		auth_tree_add(&aliases, al->address, al);
 	auth_pass_configure(conf);
 	auth_store_configure(conf);
+	auth_rcpt_changed();
 }
 
 void

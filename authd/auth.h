@@ -26,6 +26,7 @@ void		 auth_lower(char *);
 int		 auth_sender_owned(const char *account, const char *address);
 int		 auth_address_ours(const char *address);
 int		 auth_is_alias(const char *address);
+void		 auth_rcpt_changed(void);
 void		 auth_event_account(const char *name, const struct acct *,
 		    const char *why);
 

@@ -116,6 +116,7 @@ auth_store_add(const char *address)
 	auth_lower(a->address);
 	a->state = ACCT_ACTIVE;
 	(void)store_insert(a);
+	auth_rcpt_changed();
 	return a;
 }
 
@@ -127,6 +128,7 @@ auth_store_remove(struct acct *a)
 
 	if ((n = store_node_find(a->address)) == NULL || n->acct != a)
 		fatalx("%s: %s is not in the store", __func__, a->address);
+	auth_rcpt_changed();
 	RB_REMOVE(store_tree, &tree, n);
 	free(n);
 	TAILQ_REMOVE(&accts, a, entry);

@@ -9,7 +9,7 @@
 #ifndef POSTERN_PROTO_H
 #define POSTERN_PROTO_H
 
-#define PROTO_VERSION	4
+#define PROTO_VERSION	5
 
 enum imsg_type {
 	IMSG_NONE = 0,
@@ -39,9 +39,13 @@ enum imsg_type {
 	 * RCPT_RESULT: u64 reqid, u32 result (RCPT_*), u32 n, then n times
 	 *	u32 kind (DEST_LOCAL, DEST_REMOTE), str address
 	 *	(for DEST_LOCAL the mailbox, "local@domain" without +detail)
+	 * RCPT_FLUSH (auth -> smtp, no payload): an answer may have
+	 *	changed (accounts, aliases, domains); smtp forgets the
+	 *	answers it kept
 	 */
 	IMSG_AUTH_RCPT,
 	IMSG_AUTH_RCPT_RESULT,
+	IMSG_AUTH_RCPT_FLUSH,
 
 	/*
 	 * smtp <-> queue: a message's way into the spool.
@@ -53,8 +57,9 @@ enum imsg_type {
 	 *	RFC 3461's u32 notify (SPOOL_NOTIFY_* bits, 0 if not given),
 	 *	str orcpt (xtext-decoded "type;address", "" if not given)
 	 * COMMIT: u64 reqid, str msgid, str sender, str client, str helo,
-	 *	u64 size, u32 n (how many RCPT frames came before); then,
-	 *	optionally, u32 ret (SPOOL_RET_*), str envid (decoded)
+	 *	u64 size, u32 n (how many RCPT frames came before), u32 ret
+	 *	(SPOOL_RET_*), str envid (decoded), str sum (SHA-256 of the
+	 *	file, hex), u64 written (the file's length)
 	 * COMMIT_RESULT: u64 reqid, u32 ok
 	 * ABORT: str msgid (smtp gave up on it; no answer)
 	 */

@@ -382,6 +382,15 @@ child_config(void)
 	return conf;
 }
 
+/* The channel to peer if it is up yet, else NULL. */
+struct imsgev *
+child_peer_if_up(enum proc_role peer)
+{
+	if (peer <= PROC_PARENT || peer >= PROC_COUNT || !peer_up[peer])
+		return NULL;
+	return &peer_iev[peer];
+}
+
 struct imsgev *
 child_peer(enum proc_role peer)
 {

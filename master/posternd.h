@@ -91,6 +91,7 @@ void		 child_main(const struct child_ops *, const char *conffile);
 struct event_base *child_base(void);
 const struct config *child_config(void);
 struct imsgev	*child_peer(enum proc_role);
+struct imsgev	*child_peer_if_up(enum proc_role);
 
 /* The entry points of the roles. */
 __attribute__((__noreturn__)) void smtp_main(const char *);

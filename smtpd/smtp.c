@@ -282,6 +282,11 @@ smtp_peer(enum proc_role peer, struct imsgev *iev, struct imsg *imsg)
 			    "not wait", (unsigned long long)id);
 		smtp_session_rcpt_result(s, imsg, &r);
 		return;
+	case IMSG_AUTH_RCPT_FLUSH:
+		if (peer != PROC_AUTH)
+			break;
+		smtp_rcache_flush();
+		return;
 	case IMSG_AUTH_LOGIN_RESULT:
 	case IMSG_AUTH_SENDER_RESULT:
 		if (peer != PROC_AUTH)

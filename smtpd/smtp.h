@@ -88,6 +88,15 @@ struct smtp_rcpt {
 };
 TAILQ_HEAD(smtp_rcpts, smtp_rcpt);
 
+/* auth's answer to a RCPT lookup, when it is small enough to keep. */
+#define SMTP_RCPT_ANSWER_MAX	4	/* destinations */
+struct smtp_rcpt_answer {
+	uint32_t		 result;		/* RCPT_* */
+	uint32_t		 n;
+	uint32_t		 kind[SMTP_RCPT_ANSWER_MAX];
+	char			 dest[SMTP_RCPT_ANSWER_MAX][CONFIG_ADDR_MAX];
+};
+
 /* One listener as the smtp role knows it. */
 struct smtp_listener {
 	TAILQ_ENTRY(smtp_listener) entry;
@@ -181,6 +190,13 @@ void		 smtp_send_queue(uint32_t, int, const void *, size_t);
 void		 smtp_session_new(struct smtp_listener *, int fd,
 		    const struct sockaddr_storage *);
 void		 smtp_session_refuse(int fd, const char *reply);
+/* smtp_rcache.c */
+void		 smtp_rcache_flush(void);
+int		 smtp_rcache_get(const char *, uint32_t,
+		    struct smtp_rcpt_answer *);
+void		 smtp_rcache_put(const char *, uint32_t,
+		    const struct smtp_rcpt_answer *);
+
 void		 smtp_session_rcpt_result(struct smtp_session *, struct imsg *,
 		    struct imsg_reader *);
 void		 smtp_session_create_result(struct smtp_session *,

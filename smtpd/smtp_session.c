@@ -54,6 +54,8 @@ static void	smtp_cmd_vrfy(struct smtp_session *, char *);
 static void	smtp_cmd_starttls(struct smtp_session *, char *);
 static void	smtp_queue_precreate(struct smtp_session *);
 static void	smtp_data_open(struct smtp_session *);
+static void	smtp_rcpt_add(struct smtp_session *, uint32_t, const char *);
+static void	smtp_rcpt_answered(struct smtp_session *, uint32_t, int);
 
 static uint64_t	 smtp_next_id;
 
@@ -692,7 +694,9 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 	struct addr_params	 params;
 	struct mailaddr		 a;
 	struct ibuf		 ib;
+	struct smtp_rcpt_answer	 ans;
 	const char		*k, *why = NULL;
+	uint32_t		 flags;
 	int			 i, taken, isnull = 0;
 
 	if (smtp_needs_helo(s))
@@ -746,9 +750,16 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 	}
 	if (s->account[0] != '\0' && smtp_limit_reached(s, 1) == -1)
 		return;
+	flags = s->account[0] != '\0' ? RCPT_FLAG_AUTHENTICATED : 0;
+	if (smtp_rcache_get(s->pending_rcpt, flags, &ans)) {
+		for (i = 0; (uint32_t)i < ans.n; i++)
+			smtp_rcpt_add(s, ans.kind[i], ans.dest[i]);
+		smtp_rcpt_answered(s, ans.result, (int)ans.n);
+		return;
+	}
 	ibuf_init(&ib);
 	ibuf_add_u64(&ib, s->id);
-	ibuf_add_u32(&ib, s->account[0] != '\0' ? RCPT_FLAG_AUTHENTICATED : 0);
+	ibuf_add_u32(&ib, flags);
 	ibuf_add_str(&ib, s->pending_rcpt);
 	if (ib.error)
 		fatalx("%s: ibuf", __func__);
@@ -757,40 +768,26 @@ smtp_cmd_rcpt(struct smtp_session *s, char *arg)
 	s->waiting = 1;
 }
 
-void
-smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
-    struct imsg_reader *r)
+static void
+smtp_rcpt_add(struct smtp_session *s, uint32_t kind, const char *dest)
 {
 	struct smtp_rcpt	*rc;
-	struct log_event	 ev;
-	uint32_t		 result, n, i, kind;
-	char			 dest[CONFIG_ADDR_MAX];
-	int			 added = 0;
 
-	result = imsg_read_u32(r);
-	n = imsg_read_u32(r);
-	if (n > MAX_DESTS || (result == RCPT_OK && n == 0))
-		fatalx("auth sent %u destinations", n);
-	for (i = 0; i < n; i++) {
-		kind = imsg_read_u32(r);
-		imsg_read_str(r, dest, sizeof(dest));
-		if (kind != DEST_LOCAL && kind != DEST_REMOTE)
-			fatalx("auth sent destination kind %u", kind);
-		if ((rc = calloc(1, sizeof(*rc))) == NULL)
-			fatal(NULL);
-		(void)strlcpy(rc->rcpt, s->pending_rcpt, sizeof(rc->rcpt));
-		(void)strlcpy(rc->dest, dest, sizeof(rc->dest));
-		rc->kind = kind;
-		rc->dsn = s->pending_dsn;
-		TAILQ_INSERT_TAIL(&s->rcpts, rc, entry);
-		added++;
-	}
-	imsg_reader_end(r);
-	s->waiting = 0;
-	if (s->state == SMTP_S_QUIT) {
-		smtp_process(s);
-		return;
-	}
+	if ((rc = calloc(1, sizeof(*rc))) == NULL)
+		fatal(NULL);
+	(void)strlcpy(rc->rcpt, s->pending_rcpt, sizeof(rc->rcpt));
+	(void)strlcpy(rc->dest, dest, sizeof(rc->dest));
+	rc->kind = kind;
+	rc->dsn = s->pending_dsn;
+	TAILQ_INSERT_TAIL(&s->rcpts, rc, entry);
+}
+
+/* The reply to a RCPT whose destinations (added of them) are added. */
+static void
+smtp_rcpt_answered(struct smtp_session *s, uint32_t result, int added)
+{
+	struct log_event	 ev;
+
 	switch (result) {
 	case RCPT_OK:
 		s->nrcpt++;
@@ -822,8 +819,45 @@ smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
 		    s->pending_rcpt);
 		break;
 	default:
-		fatalx("auth sent rcpt result %u", result);
+		fatalx("rcpt result %u", result);
 	}
+}
+
+void
+smtp_session_rcpt_result(struct smtp_session *s, struct imsg *imsg,
+    struct imsg_reader *r)
+{
+	struct smtp_rcpt_answer	 ans;
+	uint32_t		 kind, i;
+	char			 dest[CONFIG_ADDR_MAX];
+
+	memset(&ans, 0, sizeof(ans));
+	ans.result = imsg_read_u32(r);
+	ans.n = imsg_read_u32(r);
+	if (ans.n > MAX_DESTS || (ans.result == RCPT_OK && ans.n == 0))
+		fatalx("auth sent %u destinations", ans.n);
+	if (ans.result < RCPT_OK || ans.result > RCPT_TEMPFAIL)
+		fatalx("auth sent rcpt result %u", ans.result);
+	for (i = 0; i < ans.n; i++) {
+		kind = imsg_read_u32(r);
+		imsg_read_str(r, dest, sizeof(dest));
+		if (kind != DEST_LOCAL && kind != DEST_REMOTE)
+			fatalx("auth sent destination kind %u", kind);
+		smtp_rcpt_add(s, kind, dest);
+		if (i < SMTP_RCPT_ANSWER_MAX) {
+			ans.kind[i] = kind;
+			(void)strlcpy(ans.dest[i], dest, sizeof(ans.dest[i]));
+		}
+	}
+	imsg_reader_end(r);
+	smtp_rcache_put(s->pending_rcpt, s->account[0] != '\0' ?
+	    RCPT_FLAG_AUTHENTICATED : 0, &ans);
+	s->waiting = 0;
+	if (s->state == SMTP_S_QUIT) {
+		smtp_process(s);
+		return;
+	}
+	smtp_rcpt_answered(s, ans.result, (int)ans.n);
 	smtp_process(s);
 }
 

@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import (TAP, Server, IS_ROOT, POSTERNCTL, hash_password,
                      kill_tree, user_ids, group_id)
-from smtpclient import plain, submission
+from smtpclient import Raw, plain, submission
 
 t = TAP()
 if not IS_ROOT:
@@ -86,6 +86,34 @@ def totp(secret_b32, at=None, step_offset=0):
     off = mac[-1] & 0xf
     code = (struct.unpack(">I", mac[off:off + 4])[0] & 0x7fffffff) % 10**6
     return "%06d" % code
+
+
+def rcpt_code(addr):
+    """The MX's reply code to RCPT TO:<addr>."""
+    c = Raw(srv.port["mx"])
+    try:
+        c.reply()
+        c.cmd("EHLO client.test")
+        c.cmd("MAIL FROM:<someone@remote.test>")
+        return c.cmd("RCPT TO:<%s>" % addr)[0]
+    finally:
+        c.close()
+
+
+def test_rcpt_answers_follow_changes():
+    """smtp keeps auth's RCPT answers; a change must not leave one
+    stale, whether it was a yes or a no."""
+    addr = "newcomer@example.org"
+    t.is_(rcpt_code(addr), 550, "rcpt cache: unknown before it exists")
+    t.is_(rcpt_code(addr), 550, "rcpt cache: and again (kept)")
+    t.is_(add(addr, "Green-Teapot-77").returncode, 0,
+          "rcpt cache: user add")
+    t.is_(rcpt_code(addr), 250, "rcpt cache: accepted at once after "
+          "the add")
+    t.is_(rcpt_code(addr), 250, "rcpt cache: and again")
+    t.is_(ctl("user", "del", addr).returncode, 0, "rcpt cache: user del")
+    t.is_(rcpt_code(addr), 550, "rcpt cache: refused at once after the "
+          "del")
 
 
 def test_add_and_policy():
@@ -536,6 +564,7 @@ def test_restart_and_kill():
 try:
     srv.start()
     test_add_and_policy()
+    test_rcpt_answers_follow_changes()
     test_terminal()
     test_passwd_history()
     test_roles_and_audit()
