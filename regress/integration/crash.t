@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import TAP, IS_ROOT, kill_tree
+from smtpclient import wait_for
 import mailload
 
 BOXES = 5
@@ -285,6 +286,8 @@ try:
            (len(with_250), len(without_250), recognised() - 3))
     srv.stop()
     srv.start()
+    # "ready" may be logged before the queue's recovery event is written
+    wait_for(lambda: len(recover_events()) == 6, timeout=10)
     rec = recover_events()
     t.is_([e.get("clean") for e in rec], ["no"] * 5 + ["yes"],
           "each start after a kill -9 was unclean, the one after a "
