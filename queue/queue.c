@@ -17,7 +17,7 @@
  * of each file and directory, as queue.sync says):
  *
  *	1. each message: its size (smtp sent the SHA-256, the envelope's
- *	   sum, with COMMIT; a DSN the queue wrote is read for it),
+ *	   sum, with COMMIT; a DSN the queue wrote was summed as built),
  *	   rename incoming/<id> to messages/<id>, write
  *	   envelopes/<id>.tmp and rename it to envelopes/<id>; each
  *	   updated envelope: write its .tmp; each finished message:
@@ -221,7 +221,6 @@ static void
 queue_spare_refill(int fd, short ev, void *arg)
 {
 	struct queue_spare	*sp;
-
 	int			 env;
 
 	while (!shutting_down && msg_spares.n < QUEUE_SPARES_MADE) {
