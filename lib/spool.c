@@ -148,7 +148,7 @@ spool_exists(const char *dir, const char *name, const char *suffix)
 /*
  * Creates the empty envelopes/<name>.tmp that the commit will write:
  * allocating an inode can take a good part of a millisecond (ext4
- * without a journal skips every recently freed inode), better spent
+ * without a journal passes over every recently freed inode), better spent
  * ahead than while the client waits for its 250.  Best effort: the
  * commit creates the file if it is missing.
  */

@@ -542,11 +542,12 @@ test_spares(void)
 	char		 id[SPOOL_MSGID_SIZE], other[SPOOL_MSGID_SIZE];
 	char		 sin[64], senv[64], in[64], env[64];
 	char		 err[SPOOL_ERR_SIZE];
+	char		 longer[2048];	/* an old envelope, longer than e */
 	struct spool_envelope	 e, back;
 	struct syncset	 ss;
 	struct stat	 st;
 	ino_t		 ino;
-	int		 fd;
+	int		 fd, n;
 
 	fd = spool_spare_make(id, sizeof(id), 1);
 	ok(fd != -1 && spool_msgid_valid(id), "spare: made, with a msgid");
@@ -609,12 +610,11 @@ test_spares(void)
 	    stat("envelopes", &st) == 0, "recycle: taken for a message");
 	(void)snprintf(env, sizeof(env), "envelopes/%s.tmp", id);
 	/* A longer old envelope in the .tmp: the write cuts it to length. */
-	touch(env, "postern-envelope 3\nsender someone@old.example\n"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	n = snprintf(longer, sizeof(longer), "postern-envelope 3\n"
+	    "sender someone@old.example\n");
+	memset(longer + n, '-', sizeof(longer) - n - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	touch(env, longer);
 	if (stat(env, &st) == -1)
 		die("stat");
 	ino = st.st_ino;
@@ -623,8 +623,9 @@ test_spares(void)
 	    spool_envelope_write_tmp(&e, &ss) == 0 && syncset_flush(&ss) == 0,
 	    "recycle: an envelope written over the recycled .tmp");
 	syncset_free(&ss);
-	ok(stat(env, &st) == 0 && st.st_ino == ino,
-	    "recycle: in the same file");
+	ok(stat(env, &st) == 0 && st.st_ino == ino &&
+	    st.st_size < (off_t)strlen(longer),
+	    "recycle: in the same file, cut shorter");
 	ok(spool_envelope_install(id) == 0 &&
 	    spool_envelope_read(id, &back, err, sizeof(err)) == 0 &&
 	    strcmp(back.sender, e.sender) == 0,
